@@ -1,0 +1,42 @@
+# Two commands do all the set-up: `make book` and `make test`. The environment lives in .venv/ and is
+# created (or updated when requirements.lock changes) on first use. uv is used when present (fast);
+# pip otherwise. torch 2.13.0 comes from the on-disk CPU wheel folder where the machine has one.
+PARAMS ?= params/demo.yaml
+PY := .venv/bin/python
+WHEELS := $(firstword $(wildcard /opt/wheels))
+FIND_LINKS := $(if $(WHEELS),--find-links $(WHEELS),)
+export HF_HUB_OFFLINE=1
+export TOKENIZERS_PARALLELISM=false
+export PYTHONHASHSEED=0
+
+.PHONY: book run test lint env clean
+
+env: .venv/.installed
+
+.venv/.installed: requirements.lock pyproject.toml
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv || true
+	@if command -v uv >/dev/null 2>&1; then \
+	  [ -x $(PY) ] || uv venv -q --python python3.11 .venv; \
+	  uv pip install -q --python $(PY) $(FIND_LINKS) -r requirements.lock && \
+	  uv pip install -q --python $(PY) --no-deps -e .; \
+	else \
+	  [ -x $(PY) ] || python3.11 -m venv .venv; \
+	  $(PY) -m pip install -q $(FIND_LINKS) -r requirements.lock && $(PY) -m pip install -q --no-deps -e .; \
+	fi
+	@$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cancerllm)" >/dev/null
+	@touch $@
+
+run: env
+	$(PY) -m cancerllm run $(PARAMS)
+
+book: run
+	$(PY) -m cancerllm book $(PARAMS)
+
+test: env
+	$(PY) -m pytest
+
+lint: env
+	$(PY) -m ruff check cancerllm tests || true
+
+clean:
+	rm -rf runs book/_build

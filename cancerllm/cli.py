@@ -1,0 +1,74 @@
+"""Command line: `python -m cancerllm {validate,run,book,score,evaluate}` (also the `cancerllm` script).
+
+Bad params or bad data → one line on stderr naming the key/file/row, exit code 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import ParamsError, load_params
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cancerllm", description="CancerLLM reproduction: run notebooks, build the book.")
+    sub = p.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("validate", help="check params and data only")
+    v.add_argument("params")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    r = sub.add_parser("run", help="validate, then execute the notebooks into runs/<run_name>/")
+    r.add_argument("params")
+    r.add_argument("--only", nargs="+", metavar="STAGE", help="run only these stages")
+    r.add_argument("--force", nargs="+", metavar="STAGE", default=[], help="recompute these stages even if done")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    b = sub.add_parser("book", help="build the Jupyter Book from a run's executed notebooks")
+    b.add_argument("params")
+    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    s = sub.add_parser("score", help="score predictions against gold with the reference scorer")
+    s.add_argument("gold")
+    s.add_argument("pred")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .data import DataError
+
+    try:
+        if args.command == "score":
+            from .metrics import score_files
+
+            print(score_files(args.gold, args.pred).round(2).to_string())
+            return 0
+        cfg = load_params(args.params, args.overrides)
+        if args.command == "validate":
+            from .data import load_cohort
+
+            cohort = load_cohort(cfg)
+            print(f"ok: {args.params} — {cohort.name} ({'real' if cohort.is_real else 'synthetic'}), "
+                  f"{cohort.labels['patient_id'].nunique()} patients, {len(cohort.notes)} notes")
+            return 0
+        if args.command == "run":
+            from .runner import run
+
+            run_dir = run(cfg, only=args.only, force=args.force)
+            print(f"run complete: {run_dir}")
+            return 0
+        if args.command == "book":
+            from .runner import build_book
+
+            index = build_book(cfg)
+            print(f"book built: {index}")
+            return 0
+    except (ParamsError, DataError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a failed stage or book build: one message, non-zero exit
+        from .runner import StageError
+
+        if isinstance(exc, (StageError, RuntimeError, ValueError)):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        raise
+    return 1

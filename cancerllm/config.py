@@ -1,0 +1,216 @@
+"""Validated run configuration: one flat params YAML -> one `Config` object.
+
+Flat on purpose: papermill merges parameters shallowly, and alignment-handbook style keys are named after
+the TRL/PEFT fields they feed (`learning_rate` -> `cpt_learning_rate`, `lora_r`, ...). Every notebook's
+`parameters` cell carries exactly these keys with the defaults below (tiny, so "run all" takes seconds);
+tests/test_drift.py checks that YAML keys, these fields and the notebook parameters agree.
+
+Validation happens before any kernel starts: an unknown key, a wrong type, a bad value or a missing path
+raises `ParamsError` with one line naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STAGES = ["00_data_profiling", "10_continued_pretraining", "20_instruction_tuning", "30_evaluation"]
+DATA_SOURCES = ["synthetic", "tcga", "custom"]
+
+
+class ParamsError(ValueError):
+    """A params problem, reported as one line that names the key and the file."""
+
+
+@dataclass
+class Config:
+    # --- run -----------------------------------------------------------------------------------
+    run_name: str = "tiny"  # run directory name under runs_root
+    runs_root: str = "runs"  # where run directories go (relative to the repo root unless absolute)
+    seed: int = 42  # one seed for data generation, splits, model init and training
+    # --- data ----------------------------------------------------------------------------------
+    data_source: str = "synthetic"  # synthetic | tcga | custom
+    n_patients: int = 40  # synthetic cohort size (patients)
+    ocr_noise_rate: float = 0.01  # synthetic OCR-style character noise rate
+    n_general_notes: int = 40  # synthetic general (non-cancer) clinical notes for the general-CPT corpus
+    shared_data_dir: str = "../shared/data"  # folder holding tcga-reports/ and mtsamples/
+    custom_data_path: str = ""  # your own notes (CSV/JSONL/Parquet), used when data_source = custom
+    split_fractions: list = field(default_factory=lambda: [0.7, 0.1, 0.2])  # train/dev/test by patient
+    show_examples: bool = True  # print raw note text in the book (honoured for synthetic data only)
+    # --- model ---------------------------------------------------------------------------------
+    base_model: str = "small"  # "small" = Mistral config built below, or a local path to a HF causal LM
+    hidden_size: int = 64
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    intermediate_size: int = 128
+    max_position_embeddings: int = 512
+    vocab_size: int = 1000  # BPE vocabulary trained on the training corpus with `tokenizers`
+    initializer_range: float = 0.2  # larger than HF's 0.02 so LoRA on a small random model can learn
+    # --- continued pretraining (CPT) -----------------------------------------------------------
+    cpt_use_lora: bool = False  # paper: True (LoRA CPT)
+    cpt_block_size: int = 128  # paper: 3000
+    cpt_learning_rate: float = 0.001  # paper: 2e-4
+    cpt_num_train_epochs: float = 1.0  # paper: 0.5
+    cpt_max_steps: int = 10  # -1 = use epochs; caps CPU cost; same budget for both CPT corpora
+    cpt_per_device_train_batch_size: int = 8  # paper: 4 per device x 2 GPUs
+    cpt_gradient_accumulation_steps: int = 1
+    cpt_warmup_ratio: float = 0.05
+    cpt_weight_decay: float = 0.01
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: str = "all-linear"  # PEFT: every nn.Linear except lm_head
+    # --- instruction tuning (SFT) --------------------------------------------------------------
+    sft_learning_rate: float = 0.002  # paper: 2e-4
+    sft_num_train_epochs: float = 1.0  # paper: 5
+    sft_max_steps: int = 10  # -1 = use epochs
+    sft_per_device_train_batch_size: int = 8  # paper: 1
+    sft_gradient_accumulation_steps: int = 1  # paper: 4
+    sft_max_length: int = 384  # paper: 4000
+    sft_warmup_ratio: float = 0.03
+    sft_max_grad_norm: float = 0.3
+    sft_completion_only_loss: bool = True  # paper's reference: False (loss on the whole sequence)
+    sft_adapter: str = "new"  # new = fresh LoRA on the merged CPT model | continue = keep training the CPT adapter
+    sft_lora_r: int = 16  # paper script states 64 (ignored by its TRL version)
+    sft_lora_alpha: int = 32
+    sft_lora_dropout: float = 0.05
+    save_steps: int = 5  # checkpoint every N optimizer steps
+    eval_steps: int = 5  # dev loss every N steps (best checkpoint by dev loss)
+    max_sft_examples: int = 400  # cap on training instructions (CPU budget); -1 = all
+    ablation_models: list = field(default_factory=lambda: ["no_cpt", "general_cpt", "cancer_cpt"])
+    # --- precision and hardware ----------------------------------------------------------------
+    bf16: bool = False  # fp32 is deterministic on CPU; paper: True
+    gradient_checkpointing: bool = False  # paper: True
+    load_in_4bit: bool = False  # paper: True (needs bitsandbytes and a GPU)
+    dry_run: bool = False  # build trainers for the configured shape without loading weights or training
+    # --- evaluation ----------------------------------------------------------------------------
+    max_new_tokens: int = 24  # paper: 50
+    eval_batch_size: int = 16
+    max_eval_instances: int = 120  # cap on scored test instances per task; -1 = all
+    bootstrap_samples: int = 200  # bootstrap resamples for 95% CIs
+
+    # ------------------------------------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        root = Path(self.runs_root)
+        root = root if root.is_absolute() else REPO_ROOT / root
+        return root / self.run_name
+
+    @property
+    def data_dir(self) -> Path:
+        p = Path(self.shared_data_dir)
+        return p if p.is_absolute() else (REPO_ROOT / p).resolve()
+
+    @property
+    def uses_small_model(self) -> bool:
+        return self.base_model == "small"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def params_hash(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+_TYPES = typing.get_type_hints(Config)
+_POSITIVE = {
+    "n_patients", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+    "intermediate_size", "max_position_embeddings", "vocab_size", "cpt_block_size",
+    "cpt_per_device_train_batch_size", "cpt_gradient_accumulation_steps", "sft_per_device_train_batch_size",
+    "sft_gradient_accumulation_steps", "sft_max_length", "save_steps", "eval_steps", "lora_r", "lora_alpha",
+    "sft_lora_r", "sft_lora_alpha", "max_new_tokens", "eval_batch_size", "bootstrap_samples",
+    "initializer_range", "cpt_learning_rate", "sft_learning_rate", "cpt_num_train_epochs",
+    "sft_num_train_epochs",
+}
+_CHOICES = {
+    "data_source": DATA_SOURCES,
+    "sft_adapter": ["new", "continue"],
+}
+_ABLATION = ["no_cpt", "general_cpt", "cancer_cpt"]
+
+
+def _check_type(key: str, value, source: str):
+    want = _TYPES[key]
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, float),
+        str: isinstance(value, str),
+        list: isinstance(value, list),
+    }[want]
+    if not ok:
+        raise ParamsError(
+            f"{source}: key '{key}' must be {want.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def make_config(params: dict, source: str = "<params>") -> Config:
+    """Build a validated Config from a flat dict. `source` names the file in error messages."""
+    unknown = sorted(set(params) - set(FIELDS))
+    if unknown:
+        raise ParamsError(f"{source}: unknown key '{unknown[0]}' (valid keys are listed in params/demo.yaml)")
+    values = {k: _check_type(k, v, source) for k, v in params.items()}
+    cfg = Config(**values)
+    for key in _POSITIVE:
+        if getattr(cfg, key) <= 0:
+            raise ParamsError(f"{source}: key '{key}' must be > 0, got {getattr(cfg, key)!r}")
+    for key, choices in _CHOICES.items():
+        if getattr(cfg, key) not in choices:
+            raise ParamsError(f"{source}: key '{key}' must be one of {choices}, got {getattr(cfg, key)!r}")
+    fr = cfg.split_fractions
+    if len(fr) != 3 or not all(isinstance(x, (int, float)) and x >= 0 for x in fr) or abs(sum(fr) - 1) > 1e-6:
+        raise ParamsError(f"{source}: key 'split_fractions' must be three non-negative numbers summing to 1, got {fr!r}")
+    bad = [m for m in cfg.ablation_models if m not in _ABLATION]
+    if bad or not cfg.ablation_models:
+        raise ParamsError(f"{source}: key 'ablation_models' must be a non-empty subset of {_ABLATION}, got {cfg.ablation_models!r}")
+    if not 0 <= cfg.ocr_noise_rate < 1:
+        raise ParamsError(f"{source}: key 'ocr_noise_rate' must be in [0, 1), got {cfg.ocr_noise_rate!r}")
+    if cfg.hidden_size % cfg.num_attention_heads or cfg.num_attention_heads % cfg.num_key_value_heads:
+        raise ParamsError(f"{source}: key 'num_attention_heads' must divide hidden_size and be a multiple of num_key_value_heads")
+    for key in ("cpt_max_steps", "sft_max_steps", "max_sft_examples", "max_eval_instances"):
+        if getattr(cfg, key) == 0 or getattr(cfg, key) < -1:
+            raise ParamsError(f"{source}: key '{key}' must be -1 (no cap) or > 0, got {getattr(cfg, key)!r}")
+    return cfg
+
+
+def parse_override(item: str) -> tuple[str, object]:
+    """`--set key=value` -> (key, YAML-parsed value)."""
+    if "=" not in item:
+        raise ParamsError(f"--set {item}: expected key=value")
+    key, raw = item.split("=", 1)
+    return key.strip(), yaml.safe_load(raw)
+
+
+def load_params(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a params YAML, apply `--set key=value` overrides, validate. Used by the CLI and runner."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ParamsError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(params, dict):
+        raise ParamsError(f"{path}: expected a mapping of key: value at the top level")
+    for item in overrides or []:
+        key, value = parse_override(item)
+        params[key] = value
+    return make_config(params, source=str(path))
+
+
+def config_from_notebook(namespace: dict) -> Config:
+    """Cell 2 of every notebook: pick the parameter names out of the notebook's globals and validate."""
+    return make_config({k: namespace[k] for k in FIELDS if k in namespace}, source="notebook parameters")

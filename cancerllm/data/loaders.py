@@ -1,0 +1,203 @@
+"""Loaders for real data — TCGA pathology reports, MTSamples, and your own notes — all returning a `Cohort`.
+
+Real files are read from `cfg.shared_data_dir` (default ../shared/data) or `cfg.custom_data_path`; they are
+never copied into the repository. Every problem with an input file raises `DataError` with one line that
+names the file and, where there is one, the row (1-based data row, header excluded) or column.
+Used in notebooks/00_data_profiling.ipynb and by every later stage through `load_cohort`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .schema import LABEL_COLUMNS, NOT_MENTIONED, NOTE_TYPES, PHENOTYPE_FIELDS, SPLITS, Cohort
+
+TCGA_HINT = (
+    "get the public TCGA-Reports corpus (Kefeli & Tatonetti, Patterns 2024; github.com/tatonetti-lab/"
+    "tcga-path-reports) and point 'shared_data_dir' at a folder holding tcga-reports/reports_labeled_dev.csv"
+)
+TCGA_FIELDS = ["histologic_type", "grade", "t_stage", "n_stage", "m_stage"]
+REQUIRED_COLUMNS = ["patient_id", "note_id", "note_type", "text"]
+#: allowed gold values for the staging fields (before "not mentioned"); anything else is a label error
+ALLOWED = {
+    "t_stage": re.compile(r"^(T[0-4][a-d]?\d?|TX|Tis|T0)$"),
+    "n_stage": re.compile(r"^(N[0-3][a-c]?|NX)$"),
+    "m_stage": re.compile(r"^(M[01][a-d]?|MX)$"),
+}
+ONCOLOGY_SPECIALTY = "Hematology - Oncology"
+
+
+class DataError(ValueError):
+    """An input-data problem, reported as one line naming the file and row or column."""
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read CSV (optionally .gz), JSONL or Parquet with clear errors. No pickle, ever."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    name = path.name.lower()
+    try:
+        if name.endswith((".csv", ".csv.gz")):
+            return pd.read_csv(path, encoding="utf-8", dtype=str, keep_default_na=False, na_values=[""])
+        if name.endswith((".jsonl", ".json")):
+            return pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
+        if name.endswith(".parquet"):
+            return pd.read_parquet(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from None
+    except (ValueError, pd.errors.ParserError, OSError) as exc:
+        raise DataError(f"{path}: unreadable ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120]})") from None
+    raise DataError(f"{path}: unsupported file type; use .csv, .csv.gz, .jsonl or .parquet")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.strip().encode("utf-8")).hexdigest()
+
+
+def assign_splits(patient_ids, fractions, seed: int) -> dict:
+    """Seeded patient-level split: every patient gets exactly one of train/dev/test."""
+    ids = sorted(set(patient_ids))
+    order = np.random.default_rng(seed).permutation(len(ids))
+    n_train = int(round(fractions[0] * len(ids)))
+    n_dev = int(round(fractions[1] * len(ids)))
+    out = {}
+    for rank, idx in enumerate(order):
+        out[ids[idx]] = "train" if rank < n_train else "dev" if rank < n_train + n_dev else "test"
+    return out
+
+
+def check_cohort(cohort: Cohort, source: str) -> Cohort:
+    """Checks every loader's output, not assumed: schema, empty text, duplicate ids, split leakage, labels."""
+    notes, labels = cohort.notes, cohort.labels
+    for col in ["patient_id", "note_id", "note_type", "text", "split"]:
+        if col not in notes.columns:
+            raise DataError(f"{source}: missing required column '{col}'")
+    empty = notes["text"].isna() | (notes["text"].astype(str).str.strip() == "")
+    if empty.any():
+        raise DataError(f"{source}: row {int(np.flatnonzero(empty.to_numpy())[0]) + 1}: empty text")
+    dup = notes["note_id"].duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0]) + 1
+        raise DataError(f"{source}: row {row}: duplicate note_id '{notes['note_id'].iloc[row - 1]}'")
+    bad_split = ~notes["split"].isin(SPLITS)
+    if bad_split.any():
+        row = int(np.flatnonzero(bad_split.to_numpy())[0]) + 1
+        raise DataError(f"{source}: row {row}: split '{notes['split'].iloc[row - 1]}' is not one of {SPLITS}")
+    per_patient = notes.groupby("patient_id")["split"].nunique()
+    leaked = per_patient[per_patient > 1]
+    if len(leaked):
+        raise DataError(f"{source}: patient '{leaked.index[0]}' appears in more than one split")
+    for fld, pattern in ALLOWED.items():
+        if fld not in labels.columns:
+            continue
+        vals = labels[fld]
+        bad = vals.notna() & (vals != NOT_MENTIONED) & ~vals.astype(str).str.match(pattern)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+            raise DataError(f"{source}: row {row}: {fld} label '{vals.iloc[row - 1]}' is outside the allowed set")
+    return cohort
+
+
+def load_tcga(data_dir: Path) -> Cohort:
+    """892 real TCGA pathology reports (one per patient) with T/N/M, grade, histology, cancer type.
+
+    The fixed train/dev/test split that ships with the file is kept. Diagnosis = the TCGA cancer type name.
+    Grade "[Not Available]"/"[Unknown]" and empty N/M mean *no label* (skipped), not "not mentioned".
+    """
+    path = Path(data_dir) / "tcga-reports" / "reports_labeled_dev.csv"
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; {TCGA_HINT}")
+    df = read_table(path)
+    missing = [c for c in ["patient_id", "text", "split", "cancer_type", "t_stage"] if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: missing required column '{missing[0]}'")
+    notes = pd.DataFrame({
+        "patient_id": df["patient_id"], "note_id": df["patient_filename"], "note_type": "pathology_report",
+        "text": df["text"], "split": df["split"],
+    })
+    grade = df["histological_grade_cdr"].where(~df["histological_grade_cdr"].isin(["[Not Available]", "[Unknown]"]))
+    labels = pd.DataFrame({
+        "patient_id": df["patient_id"], "cancer_type": df["cancer_type"], "split": df["split"],
+        "tumor_site": None, "tumor_size": None,
+        "histologic_type": df["histological_type_cdr"].where(~df["histological_type_cdr"].str.startswith("[", na=True)),
+        "grade": grade, "t_stage": df["t_stage"], "n_stage": df["n_stage"], "m_stage": df["m_stage"],
+        "biomarker_status": None, "diagnosis": df["cancer_type_name"],
+    })[LABEL_COLUMNS]
+    general = load_mtsamples_general(data_dir)
+    cohort = Cohort(name="tcga", is_real=True, notes=notes, labels=labels, general=general, fields=TCGA_FIELDS)
+    return check_cohort(cohort, str(path))
+
+
+def load_mtsamples(data_dir: Path) -> pd.DataFrame:
+    """MTSamples transcriptions, deduplicated on the text hash (the file lists a text under several specialties)."""
+    path = Path(data_dir) / "mtsamples" / "mtsamples_dev.csv.gz"
+    df = read_table(path)
+    df = df[df["transcription"].fillna("").str.strip() != ""].copy()
+    df["transcription_sha1"] = df["transcription"].map(text_hash)
+    return df.drop_duplicates("transcription_sha1").reset_index(drop=True)
+
+
+def load_mtsamples_general(data_dir: Path) -> pd.DataFrame:
+    """General clinical text for the general-CPT corpus: MTSamples without any oncology note."""
+    path = Path(data_dir) / "mtsamples" / "mtsamples_dev.csv.gz"
+    if not path.is_file():
+        return pd.DataFrame(columns=["note_id", "text"])
+    df = load_mtsamples(data_dir)
+    onc = df["all_specialties_for_text"].fillna("").str.contains(ONCOLOGY_SPECIALTY, regex=False)
+    df = df[~onc]
+    return pd.DataFrame({"note_id": "MTS-" + df["transcription_sha1"].str[:12], "text": df["transcription"]})
+
+
+def load_custom(path: Path, fractions, seed: int) -> Cohort:
+    """Your own notes. Required columns: patient_id, note_id, note_type, text. Optional: split (train/dev/test;
+    assigned by patient when absent), cancer_type, any of the phenotype fields, diagnosis — given on any note
+    row of the patient. Labels must agree across a patient's rows."""
+    path = Path(path)
+    df = read_table(path)
+    for col in REQUIRED_COLUMNS:
+        if col not in df.columns:
+            raise DataError(f"{path}: missing required column '{col}'")
+    df = df.astype({c: str for c in ["patient_id", "note_id"]})
+    bad_type = ~df["note_type"].isin(NOTE_TYPES)
+    if bad_type.any():
+        row = int(np.flatnonzero(bad_type.to_numpy())[0]) + 1
+        raise DataError(f"{path}: row {row}: note_type '{df['note_type'].iloc[row - 1]}' is not one of {NOTE_TYPES}")
+    if "split" not in df.columns:
+        splits = assign_splits(df["patient_id"], fractions, seed)
+        df["split"] = df["patient_id"].map(splits)
+    label_cols = [c for c in ["cancer_type", *PHENOTYPE_FIELDS, "diagnosis"] if c in df.columns]
+    rows = []
+    for pid, grp in df.groupby("patient_id", sort=True):
+        row = {"patient_id": pid, "split": grp["split"].iloc[0]}
+        for col in label_cols:
+            vals = grp[col].dropna().astype(str).unique()
+            if len(vals) > 1:
+                raise DataError(f"{path}: patient '{pid}': conflicting {col} labels {sorted(vals)[:2]}")
+            row[col] = vals[0] if len(vals) else None
+        rows.append(row)
+    labels = pd.DataFrame(rows).reindex(columns=LABEL_COLUMNS)
+    notes = df[["patient_id", "note_id", "note_type", "text", "split"]].reset_index(drop=True)
+    fields = [f for f in PHENOTYPE_FIELDS if f in label_cols]
+    cohort = Cohort(name=path.stem, is_real=True, notes=notes, labels=labels, fields=fields)
+    return check_cohort(cohort, str(path))
+
+
+def load_cohort(cfg) -> Cohort:
+    """The one entry point: the cohort named by `cfg.data_source`. Used by every notebook."""
+    if cfg.data_source == "synthetic":
+        from .synthetic import generate_cohort
+
+        cohort = generate_cohort(cfg.n_patients, seed=cfg.seed, ocr_noise_rate=cfg.ocr_noise_rate,
+                                 n_general_notes=cfg.n_general_notes, split_fractions=tuple(cfg.split_fractions))
+        return check_cohort(cohort, "synthetic cohort")
+    if cfg.data_source == "tcga":
+        return load_tcga(cfg.data_dir)
+    if not cfg.custom_data_path:
+        raise DataError("params: key 'custom_data_path' is empty but data_source is 'custom'")
+    return load_custom(Path(cfg.custom_data_path), cfg.split_fractions, cfg.seed)
