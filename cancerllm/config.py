@@ -110,6 +110,13 @@ class Config:
         return p if p.is_absolute() else (REPO_ROOT / p).resolve()
 
     @property
+    def custom_path(self) -> Path:
+        """custom_data_path resolved like shared_data_dir (relative to the repo root), so a path that validates
+        from the shell also resolves inside a notebook kernel (which runs in notebooks/)."""
+        p = Path(self.custom_data_path)
+        return p if p.is_absolute() else (REPO_ROOT / p).resolve()
+
+    @property
     def uses_small_model(self) -> bool:
         return self.base_model == "small"
 
@@ -143,6 +150,11 @@ def _check_type(key: str, value, source: str):
     want = _TYPES[key]
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if want is float and isinstance(value, str):  # YAML 1.1 reads 2e-4 (the paper's notation) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),
@@ -170,6 +182,8 @@ def make_config(params: dict, source: str = "<params>") -> Config:
     for key, choices in _CHOICES.items():
         if getattr(cfg, key) not in choices:
             raise ParamsError(f"{source}: key '{key}' must be one of {choices}, got {getattr(cfg, key)!r}")
+    if not cfg.run_name or "/" in cfg.run_name or "\\" in cfg.run_name or cfg.run_name.startswith("."):
+        raise ParamsError(f"{source}: key 'run_name' must be a plain directory name, got {cfg.run_name!r}")
     fr = cfg.split_fractions
     if len(fr) != 3 or not all(isinstance(x, (int, float)) and x >= 0 for x in fr) or abs(sum(fr) - 1) > 1e-6:
         raise ParamsError(f"{source}: key 'split_fractions' must be three non-negative numbers summing to 1, got {fr!r}")

@@ -48,7 +48,7 @@ def input_files(cfg: Config) -> list[Path]:
     if cfg.data_source == "tcga":
         return [cfg.data_dir / "tcga-reports" / "reports_labeled_dev.csv", cfg.data_dir / "mtsamples" / "mtsamples_dev.csv.gz"]
     if cfg.data_source == "custom":
-        return [Path(cfg.custom_data_path)]
+        return [cfg.custom_path]
     return []
 
 

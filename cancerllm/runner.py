@@ -71,12 +71,25 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
             manifest["stages"][stage] = {"status": "failed", "error": exc.ename}
             write_json(run_dir / "manifest.json", manifest)
             raise StageError(f"stage {stage} failed ({exc.ename}) — see {partial}") from None
+        _hide_injected_parameters(partial)
         partial.replace(out_nb)
         manifest["stages"][stage] = {"status": "done", "seconds": round(time.perf_counter() - t0, 1)}
         write_json(run_dir / "manifest.json", manifest)
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     write_json(run_dir / "manifest.json", manifest)
     return run_dir
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """The book shows results, not the 80-line parameter dump papermill injects: tag it remove-cell."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
 
 
 def run_summary_md(cfg: Config) -> str:

@@ -49,8 +49,15 @@ def read_table(path: Path) -> pd.DataFrame:
             return pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
         if name.endswith(".parquet"):
             return pd.read_parquet(path)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from None
+    except UnicodeDecodeError:
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+            where = "compressed content"
+        except UnicodeDecodeError as exc:
+            line = raw[:exc.start].count(b"\n") + 1
+            where = f"line {line}, byte {exc.start}"
+        raise DataError(f"{path}: not UTF-8 text ({where}); re-save the file as UTF-8") from None
     except (ValueError, pd.errors.ParserError, OSError) as exc:
         raise DataError(f"{path}: unreadable ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120]})") from None
     raise DataError(f"{path}: unsupported file type; use .csv, .csv.gz, .jsonl or .parquet")
@@ -99,8 +106,9 @@ def check_cohort(cohort: Cohort, source: str) -> Cohort:
         vals = labels[fld]
         bad = vals.notna() & (vals != NOT_MENTIONED) & ~vals.astype(str).str.match(pattern)
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-            raise DataError(f"{source}: row {row}: {fld} label '{vals.iloc[row - 1]}' is outside the allowed set")
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"{source}: patient '{labels['patient_id'].iloc[i]}': {fld} label '{vals.iloc[i]}' "
+                            f"is outside the allowed set")
     return cohort
 
 
@@ -200,4 +208,4 @@ def load_cohort(cfg) -> Cohort:
         return load_tcga(cfg.data_dir)
     if not cfg.custom_data_path:
         raise DataError("params: key 'custom_data_path' is empty but data_source is 'custom'")
-    return load_custom(Path(cfg.custom_data_path), cfg.split_fractions, cfg.seed)
+    return load_custom(cfg.custom_path, cfg.split_fractions, cfg.seed)

@@ -1,0 +1,220 @@
+"""Evaluation: predictions of every system on the test instructions, scored with the reference scorer (and the
+clinical variant beside it), bootstrap CIs, paired tests against `cancer_cpt`, per-field / per-cancer-type
+breakdowns, confusion matrices, and external validation on a file a run never saw.
+
+Systems: the three trained models (no_cpt, general_cpt, cancer_cpt), the untuned base (zero_shot), a rule
+baseline and a TF-IDF + logistic-regression baseline.
+Used in notebooks/30_evaluation.ipynb and by `python -m cancerllm evaluate`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import baselines, inference, pipeline, stats
+from .data.schema import NOT_MENTIONED
+from .instructions import TASKS
+from .metrics import CLINICAL_METRICS, REFERENCE_METRICS, reference_prf
+
+EVAL_STAGE = "30_evaluation"
+HEADLINE = "rouge_l_reference"  # the metric the reference code actually ran for its "ROUGE-L"
+METRIC_LABELS = {"exact_match": "EM", "bleu2": "BLEU-2", "rouge_l_reference": "ROUGE-L (reference: unigram set)",
+                 "rouge_l": "ROUGE-L (true LCS)"}
+
+#: What the paper reports (npj Digit. Med. 2026 abstract and summary) — private data, not reproduced here.
+REPORTED = pd.DataFrame([
+    {"claim": "CancerLLM phenotype extraction F1", "value": "91.78", "source": "abstract (v3 / npj)"},
+    {"claim": "CancerLLM diagnosis generation F1", "value": "86.81", "source": "abstract (v3 / npj)"},
+    {"claim": "average F1 gain over other LLMs", "value": "9.23", "source": "abstract (v3 / npj)"},
+    {"claim": "diagnosis F1 gain over Mistral-7B / BioMistral-7B", "value": "31.7 / 17.92", "source": "npj summary"},
+    {"claim": "independent patient cohort, average F1", "value": "85.08", "source": "npj summary"},
+    {"claim": "per-model EM / BLEU-2 / ROUGE-L table", "value": "not public", "source": "—"},
+]).set_index("claim")
+
+
+def model_systems(cfg) -> list[str]:
+    return [*cfg.ablation_models, "zero_shot"]
+
+
+def predict_models(cfg, test: pd.DataFrame) -> dict[str, list[list[str]]]:
+    """Parsed answers of every LM system (trained adapters on their own base; the untuned base as zero-shot)."""
+    preds = {}
+    for name in model_systems(cfg):
+        model, tokenizer = pipeline.load_base(cfg) if name == "zero_shot" else pipeline.load_tuned(cfg, name)
+        _, preds[name] = inference.predict(model, tokenizer, test, cfg.max_new_tokens, cfg.eval_batch_size, desc=name)
+        del model
+    return preds
+
+
+def predict_baselines(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, list[list[str]]]:
+    out = baselines.predict_all(train, test, seed)
+    return {k: out[k] for k in ("rule", "tfidf_logreg") if k in out}
+
+
+def save_predictions(out: Path, test: pd.DataFrame, preds: dict) -> None:
+    for name, p in preds.items():
+        inference.write_predictions(out / "predictions" / f"{name}.jsonl", test, p)
+
+
+def score(test: pd.DataFrame, preds: dict, n_boot: int, seed: int, metric_names=None) -> pd.DataFrame:
+    """Long table: task, system, metric, precision, recall, f1, f1_ci_low, f1_ci_high, n (×100)."""
+    metric_names = metric_names or [*REFERENCE_METRICS, *CLINICAL_METRICS]
+    rows = []
+    for task in TASKS:
+        mask = (test["task"] == task).to_numpy()
+        if not mask.any():
+            continue
+        golds = [list(a) for a in test.loc[mask, "answers"]]
+        for system, p in preds.items():
+            sub = [p[i] for i in np.flatnonzero(mask)]
+            tab = stats.score_with_ci(golds, sub, metric_names, n_boot, seed)
+            for metric, r in tab.iterrows():
+                rows.append({"task": task, "system": system, "metric": metric, **r.to_dict()})
+    return pd.DataFrame(rows)
+
+
+def comparison_table(scores: pd.DataFrame, task: str, variant: str = "reference") -> pd.DataFrame:
+    """One row per system: EM / BLEU-2 / ROUGE-L(reference) F1 and ROUGE-L P/R/F1, each F1 with its 95% CI."""
+    prefix = "" if variant == "reference" else "clinical_"
+    sub = scores[scores["task"] == task]
+    table = {}
+    for system, grp in sub.groupby("system", sort=False):
+        g = grp.set_index("metric")
+        row = {}
+        for m in REFERENCE_METRICS:
+            r = g.loc[prefix + m]
+            row[f"{METRIC_LABELS[m]} F1"] = f"{r.f1:.1f} [{r.f1_ci_low:.1f}, {r.f1_ci_high:.1f}]"
+        r = g.loc[prefix + "rouge_l"]
+        row["ROUGE-L P"], row["ROUGE-L R"] = round(r.precision, 1), round(r.recall, 1)
+        row["n"] = int(g["n"].iloc[0])
+        table[system] = row
+    return pd.DataFrame(table).T
+
+
+def paired_tests(test: pd.DataFrame, preds: dict, reference: str = "cancer_cpt", metric: str = HEADLINE,
+                 n_boot: int = 1000, seed: int = 42) -> pd.DataFrame:
+    """Gain of `reference` over every other system (F1 ×100) with paired-bootstrap CI and p-value, per task."""
+    rows = []
+    if reference not in preds:
+        return pd.DataFrame(rows)
+    for task in TASKS:
+        mask = np.flatnonzero((test["task"] == task).to_numpy())
+        if not len(mask):
+            continue
+        golds = [list(test["answers"].iloc[i]) for i in mask]
+        f1 = {s: np.array([reference_prf(g, p[i], metric)[2] for g, i in zip(golds, mask)]) * 100 for s, p in preds.items()}
+        for other in preds:
+            if other == reference:
+                continue
+            res = stats.paired_bootstrap(f1[reference], f1[other], n_boot, seed)
+            rows.append({"task": task, "comparison": f"{reference} − {other}", **{k: round(float(v), 4) for k, v in res.items()}})
+    return pd.DataFrame(rows)
+
+
+def instance_table(test: pd.DataFrame, preds: dict, metric: str = HEADLINE) -> pd.DataFrame:
+    """One row per (instance, system): task, field, cancer_type, f1 (×100), predicted 'not mentioned'?"""
+    rows = []
+    for system, p in preds.items():
+        for row, pred in zip(test.itertuples(), p):
+            rows.append({"system": system, "task": row.task, "field": row.field, "cancer_type": row.cancer_type,
+                         "f1": 100 * reference_prf(list(row.answers), pred, metric)[2],
+                         "gold_not_mentioned": list(row.answers) == [NOT_MENTIONED],
+                         "pred_not_mentioned": [a.lower() for a in pred] == [NOT_MENTIONED]})
+    return pd.DataFrame(rows)
+
+
+def by_group(instances: pd.DataFrame, group: str) -> pd.DataFrame:
+    """Mean F1 (×100) per system (columns) and group (rows: field or cancer type)."""
+    return instances.pivot_table(index=group, columns="system", values="f1", aggfunc="mean", sort=False).round(1)
+
+
+def not_mentioned_rates(instances: pd.DataFrame) -> pd.DataFrame:
+    """Phenotype extraction: how often each system answers 'not mentioned', against how often gold does."""
+    ph = instances[instances["task"] == "phenotype_extraction"]
+    out = ph.groupby("system", sort=False).agg(predicted=("pred_not_mentioned", "mean"), gold=("gold_not_mentioned", "mean"))
+    return (100 * out).round(1).rename(columns={"predicted": "% predicted 'not mentioned'", "gold": "% gold 'not mentioned'"})
+
+
+def confusions(test: pd.DataFrame, preds: dict, system: str, fields=("t_stage", "n_stage", "m_stage", "diagnosis")) -> dict:
+    """Confusion matrices (gold rows × predicted columns) of one system for the categorical fields."""
+    out = {}
+    for fld in fields:
+        idx = np.flatnonzero((test["field"] == fld).to_numpy())
+        if len(idx):
+            gold = [", ".join(test["answers"].iloc[i]) for i in idx]
+            pred = [", ".join(preds[system][i]) or "(empty)" for i in idx]
+            out[fld] = stats.confusion(gold, pred)
+    return out
+
+
+def metrics_json(scores: pd.DataFrame, n_instances: dict) -> dict:
+    """{"task": {"system": {"metric": {precision, recall, f1, ci_low, ci_high}}}, "n_instances": {...}}."""
+    out: dict = {"n_instances": n_instances}
+    for r in scores.itertuples():
+        out.setdefault(r.task, {}).setdefault(r.system, {})[r.metric] = {
+            "precision": round(float(r.precision), 6), "recall": round(float(r.recall), 6), "f1": round(float(r.f1), 6),
+            "ci_low": round(float(r.f1_ci_low), 6), "ci_high": round(float(r.f1_ci_high), 6)}
+    return out
+
+
+def ablation_summary(paired: pd.DataFrame) -> str:
+    """The ablation read the way the paper reads it, with numbers from this run."""
+    if paired.empty:
+        return "*No cancer_cpt model in this run: no ablation to read.*"
+    lines = []
+    for r in paired[paired["comparison"].str.contains("no_cpt|general_cpt")].itertuples():
+        sig = "significant" if r.p_value < 0.05 else "not significant"
+        lines.append(f"- **{r.task}**, {r.comparison}: {r.diff:+.1f} F1 points "
+                     f"(95% CI {r.ci_low:+.1f} to {r.ci_high:+.1f}; paired bootstrap p = {r.p_value:.3f}, {sig}).")
+    return "\n".join(lines)
+
+
+def error_gallery(test: pd.DataFrame, preds: dict, system: str, is_real: bool, n: int = 6) -> pd.DataFrame:
+    """Wrong answers of one system: synthetic data shows question context excerpts; real data shows only
+    field-level error counts (never note text)."""
+    wrong = [i for i, (a, p) in enumerate(zip(test["answers"], preds[system]))
+             if reference_prf(list(a), p, "exact_match")[2] < 1]
+    if is_real:
+        sub = test.iloc[wrong]
+        return sub.groupby(["task", "field"]).size().rename("wrong answers").to_frame()
+    rows = [{"field": test["field"].iloc[i], "gold": ", ".join(test["answers"].iloc[i]),
+             "predicted": ", ".join(preds[system][i]) or "(empty)"} for i in wrong[:n]]
+    return pd.DataFrame(rows)
+
+
+def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = None) -> Path:
+    """Score every trained model of a finished run on another file in the same schema (all its patients are
+    test instances). Writes metrics.json (and predictions) into out_dir (default run_dir/external/<file stem>)."""
+    from .config import make_config
+    from .data.loaders import load_custom
+    from .instructions import build_instructions
+    from .provenance import read_manifest, write_json
+
+    manifest = read_manifest(run_dir)
+    if not manifest:
+        raise FileNotFoundError(f"{run_dir}: no manifest.json — not a run directory")
+    cfg = make_config(manifest["params"], source=f"{run_dir}/manifest.json")
+    cohort = load_custom(Path(data_path), [0.0, 0.0, 1.0], cfg.seed)
+    cohort.notes["split"], cohort.labels["split"] = "test", "test"
+    _, tokenizer = pipeline.load_base(cfg)
+    test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens)
+    if test.empty:
+        raise ValueError(f"{data_path}: no labelled instances (needs phenotype label columns or a diagnosis column)")
+    preds = {}
+    for name in cfg.ablation_models:
+        model, tok = pipeline.load_tuned(cfg, name)
+        _, preds[name] = inference.predict(model, tok, test, cfg.max_new_tokens, cfg.eval_batch_size, desc=name)
+    out_dir = Path(out_dir) if out_dir else Path(run_dir) / "external" / Path(data_path).stem
+    scores = score(test, preds, cfg.bootstrap_samples, cfg.seed)
+    save_predictions(out_dir, test, preds)
+    n = {t: int((test["task"] == t).sum()) for t in TASKS}
+    write_json(out_dir / "metrics.json", metrics_json(scores, n))
+    return out_dir / "metrics.json"
+
+
+def dump(obj, path: Path) -> None:
+    Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str), encoding="utf-8")

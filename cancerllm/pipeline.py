@@ -1,0 +1,239 @@
+"""Stage-level steps of the training chapters: where models live in the run directory, how each ablation
+model is initialised, and the loops over models. Stages hand models to each other only through files:
+
+  10_continued_pretraining/models/base/          small model + tokenizer (or a pointer to the local base_model)
+  10_continued_pretraining/models/<general|cancer>_cpt/final/   CPT result (full weights, or a LoRA adapter)
+  20_instruction_tuning/models/<model>/final/    SFT LoRA adapter + base.json naming the exact init it was trained on
+
+Used in notebooks/10_continued_pretraining.ipynb, 20_instruction_tuning.ipynb and 30_evaluation.ipynb.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from . import modeling, training
+from .instructions import build_instructions, cap_examples
+from .modeling import ModelError
+from .provenance import file_sha256
+
+CPT_STAGE, SFT_STAGE = "10_continued_pretraining", "20_instruction_tuning"
+
+
+def base_dir(cfg) -> Path:
+    return cfg.run_dir / CPT_STAGE / "models" / "base"
+
+
+def cpt_dir(cfg, name: str) -> Path:
+    return cfg.run_dir / CPT_STAGE / "models" / name
+
+
+def sft_dir(cfg, name: str) -> Path:
+    return cfg.run_dir / SFT_STAGE / "models" / name
+
+
+def prepare_base(cfg, corpora: dict):
+    """The base model and the one tokenizer every ablation model shares. For `base_model: small`, train a
+    BPE tokenizer on the training text of both CPT corpora and build a seeded small Mistral; save both."""
+    out = base_dir(cfg)
+    if not cfg.uses_small_model:
+        model, tokenizer = modeling.load_model(Path(cfg.base_model), dtype=_dtype(cfg), quantize_4bit=cfg.load_in_4bit)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "pointer.json").write_text(json.dumps({"base_model": str(cfg.base_model)}), encoding="utf-8")
+        return model, tokenizer
+    tokenizer = modeling.train_tokenizer(corpora["cancer"]["train"] + corpora["general"]["train"], cfg.vocab_size)
+    model = modeling.build_small_model(cfg, tokenizer)
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return model, tokenizer
+
+
+def _dtype(cfg):
+    return torch.bfloat16 if cfg.bf16 else torch.float32
+
+
+def load_base(cfg):
+    """Reload the base model and tokenizer saved by `prepare_base`."""
+    pointer = base_dir(cfg) / "pointer.json"
+    path = Path(json.loads(pointer.read_text())["base_model"]) if pointer.is_file() else base_dir(cfg)
+    return modeling.load_model(path, dtype=torch.float32 if cfg.uses_small_model else _dtype(cfg),
+                               quantize_4bit=cfg.load_in_4bit and not cfg.uses_small_model)
+
+
+def load_init(cfg, name: str):
+    """The model an ablation arm starts SFT from: the base (no_cpt) or its CPT result.
+
+    A LoRA CPT result is either kept as a trainable adapter (`sft_adapter: continue`, the reference's quirk)
+    or merged into the base (`new`)."""
+    from peft import PeftModel
+
+    model, tokenizer = load_base(cfg)
+    if name == "no_cpt":
+        return model, tokenizer
+    path = cpt_dir(cfg, name) / "final"
+    if (path / "adapter_config.json").is_file():
+        model = PeftModel.from_pretrained(model, str(path), is_trainable=cfg.sft_adapter == "continue")
+        return (model if cfg.sft_adapter == "continue" else model.merge_and_unload()), tokenizer
+    return modeling.load_model(path)
+
+
+def init_fingerprint(cfg, name: str) -> dict:
+    """What an SFT adapter was trained on top of: the init's path and a hash of its weights."""
+    path = base_dir(cfg) if name == "no_cpt" else cpt_dir(cfg, name) / "final"
+    weights = sorted(path.glob("*.safetensors"))
+    return {"init": name, "path": str(path), "sha256": file_sha256(weights[0]) if weights else None}
+
+
+def continued_pretraining(cfg, model, tokenizer, corpora: dict) -> dict:
+    """Train general_cpt and cancer_cpt from the same base with the same token budget; perplexity before/after
+    on held-out cancer and general text. Returns metrics per model (and the base's perplexities)."""
+    results = {"base": {"ppl": _ppl(cfg, model, tokenizer, corpora)}}
+    for name, corpus in training.CPT_CORPORA.items():
+        if name not in cfg.ablation_models:
+            continue
+        fresh, _ = load_base(cfg)
+        trained, metrics = training.run_cpt(cfg, fresh, tokenizer, corpora[corpus]["train"], cpt_dir(cfg, name))
+        metrics["corpus"] = corpus
+        metrics["ppl"] = _ppl(cfg, trained, tokenizer, corpora)
+        results[name] = metrics
+    return results
+
+
+def _ppl(cfg, model, tokenizer, corpora) -> dict:
+    return {c: training.perplexity(model, tokenizer, corpora[c]["heldout"], cfg.cpt_block_size) for c in corpora}
+
+
+def instruction_sets(cfg, cohort, tokenizer) -> dict[str, pd.DataFrame]:
+    """train (capped at max_sft_examples), dev (capped at a quarter of that) and test (capped at
+    max_eval_instances) instruction examples, contexts cut to fit sft_max_length."""
+    sets = {s: build_instructions(cohort, s, tokenizer, cfg.sft_max_length, cfg.max_new_tokens)
+            for s in ("train", "dev", "test")}
+    n = cfg.max_sft_examples
+    sets["train"] = cap_examples(sets["train"], n, cfg.seed)
+    sets["dev"] = cap_examples(sets["dev"], -1 if n == -1 else max(8, n // 4), cfg.seed)
+    sets["test"] = cap_examples(sets["test"], cfg.max_eval_instances, cfg.seed)
+    return sets
+
+
+def instruction_tuning(cfg, sets: dict) -> dict:
+    """SFT every ablation model on the same examples with the same seed; save adapter + base.json."""
+    results = {}
+    for name in cfg.ablation_models:
+        model, tokenizer = load_init(cfg, name)
+        out = sft_dir(cfg, name)
+        trained, metrics = training.run_sft(cfg, model, tokenizer, sets["train"], sets["dev"], out)
+        (out / "final" / "base.json").write_text(json.dumps(init_fingerprint(cfg, name), indent=2), encoding="utf-8")
+        results[name] = metrics
+    return results
+
+
+def load_tuned(cfg, name: str):
+    """An SFT adapter on the exact model it was trained on (checked by weight hash, unlike the reference,
+    whose inference put the adapter on a different base)."""
+    from peft import PeftModel
+
+    adapter = sft_dir(cfg, name) / "final"
+    recorded = json.loads((adapter / "base.json").read_text(encoding="utf-8"))
+    current = init_fingerprint(cfg, name)
+    if recorded.get("sha256") != current.get("sha256"):
+        raise ModelError(f"{adapter}: adapter was trained on a different base ({recorded.get('path')}); "
+                         f"re-run 20_instruction_tuning")
+    continued = cfg.sft_adapter == "continue" and (cpt_dir(cfg, name) / "final" / "adapter_config.json").is_file()
+    # "continue" trained the CPT adapter itself, so it sits directly on the base
+    model, tokenizer = load_base(cfg) if continued else load_init(cfg, name)
+    model = PeftModel.from_pretrained(model, str(adapter))
+    model.eval()
+    return model, tokenizer
+
+
+def corpus_table(corpora: dict, tokenizer) -> pd.DataFrame:
+    """Documents, words and model tokens of each CPT corpus part (train / held-out)."""
+    rows = []
+    for corpus, parts in corpora.items():
+        for part, texts in parts.items():
+            words = sum(len(t.split()) for t in texts)
+            tokens = sum(len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]) if texts else 0
+            rows.append({"corpus": corpus, "part": part, "documents": len(texts), "words": words, "tokens": tokens,
+                         "tokens per word": round(tokens / max(words, 1), 2)})
+    return pd.DataFrame(rows).set_index(["corpus", "part"])
+
+
+def tokenizer_examples(tokenizer, terms=("pT2N1aM0", "HER2-negative", "adenocarcinoma", "lymphovascular",
+                                          "hypertension", "metformin")) -> pd.DataFrame:
+    """How the tokenizer splits a few clinical terms (vocabulary words, not patient text)."""
+    return pd.DataFrame([{"term": t, "pieces": " | ".join(tokenizer.tokenize(t)).replace("Ġ", "␣"),
+                          "tokens": len(tokenizer.tokenize(t))} for t in terms]).set_index("term")
+
+
+def perplexity_table(cpt: dict) -> pd.DataFrame:
+    """Rows: base, general_cpt, cancer_cpt; columns: held-out perplexity on cancer and general text."""
+    return pd.DataFrame({name: res["ppl"] for name, res in cpt.items()}).T.rename(
+        columns={"cancer": "cancer text", "general": "general clinical text"}).round(2)
+
+
+def training_table(results: dict) -> pd.DataFrame:
+    """Cost of each training run: steps, wall time, throughput, trainable parameters, best checkpoint."""
+    rows = {}
+    for name, res in results.items():
+        if "steps" not in res:
+            continue
+        evals = [h["eval_loss"] for h in res["log_history"] if "eval_loss" in h]
+        rows[name] = {"steps": res["steps"], "seconds": res["seconds"], "tokens/s": res.get("tokens_per_second"),
+                      "trainable params": res["parameters"]["trainable"], "total params": res["parameters"]["total"],
+                      "final train loss": round(res["train_loss"], 3),
+                      "best dev loss": round(min(evals), 3) if evals else None,
+                      "best checkpoint": res.get("best_checkpoint")}
+    return pd.DataFrame(rows).T
+
+
+def cpt_summary(cpt: dict) -> str:
+    """One sentence, numbers from the run: what CPT did to held-out cancer-text perplexity."""
+    base = cpt["base"]["ppl"]["cancer"]
+    parts = [f"{name} → {res['ppl']['cancer']:.1f}" for name, res in cpt.items() if name != "base"]
+    verdict = ""
+    if "cancer_cpt" in cpt and "general_cpt" in cpt:
+        c, g = cpt["cancer_cpt"]["ppl"]["cancer"], cpt["general_cpt"]["ppl"]["cancer"]
+        verdict = (" Cancer CPT lowered cancer-text perplexity **more** than general CPT did." if c < g else
+                   " Cancer CPT did **not** lower cancer-text perplexity more than general CPT did.")
+    return f"Held-out cancer-text perplexity: base {base:.1f}; " + "; ".join(parts) + "." + verdict
+
+
+def save_sets(sets: dict, out: Path) -> None:
+    """Persist the instruction sets (run directory only; never rendered for real data)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for split, df in sets.items():
+        df.to_json(out / f"{split}.jsonl", orient="records", lines=True, force_ascii=False)
+
+
+def load_sets(cfg) -> dict:
+    d = cfg.run_dir / SFT_STAGE / "instructions"
+    return {s: pd.read_json(d / f"{s}.jsonl", lines=True, dtype=False) for s in ("train", "dev", "test")}
+
+
+def instruction_table(sets: dict) -> pd.DataFrame:
+    """Examples per task/field and split, with the share whose answer is 'not mentioned'."""
+    from .data.schema import NOT_MENTIONED
+
+    frames = [df.assign(split=s) for s, df in sets.items()]
+    allx = pd.concat(frames)
+    tab = pd.crosstab([allx["task"], allx["field"]], allx["split"]).reindex(columns=["train", "dev", "test"], fill_value=0)
+    tab["% not mentioned"] = (allx.assign(nm=allx["response"] == NOT_MENTIONED)
+                              .groupby(["task", "field"])["nm"].mean() * 100).round(1)
+    return tab
+
+
+def example_or_notice(examples: pd.DataFrame, is_real: bool, show: bool):
+    """One phenotype and one diagnosis example, fully formatted — synthetic data only."""
+    from IPython.display import Markdown
+
+    if is_real:
+        return Markdown("*Examples are not shown: this run uses real patient text.*")
+    if not show or examples.empty:
+        return Markdown("*Examples switched off (`show_examples: false`).*")
+    picks = examples.groupby("task", sort=True).head(1)
+    return Markdown("\n\n".join(f"**{r.task}** (`{r.field}`, synthetic)\n\n```text\n{r.prompt}{r.completion}</s>\n```"
+                                for r in picks.itertuples()))

@@ -1,0 +1,175 @@
+"""Continued pretraining (CPT) and LoRA instruction tuning (SFT) with TRL + PEFT — we build their configs,
+TRL/transformers own the training loop, checkpointing, resumption and best-checkpoint selection.
+
+The ablation (all three trained in every profile, same tokenizer, seeds, size and steps):
+- `no_cpt`      = base model + SFT                      (the paper's "Mistral 7B" row)
+- `general_cpt` = base + CPT on general clinical text + SFT (the "BioMistral" row)
+- `cancer_cpt`  = base + CPT on cancer notes/reports + SFT  (the "CancerLLM" row)
+Both CPT corpora get the same token budget (`cpt_max_steps` x batch x block).
+Used in notebooks/10_continued_pretraining.ipynb and notebooks/20_instruction_tuning.ipynb.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from datasets import Dataset
+
+from .data.schema import Cohort
+from .modeling import count_parameters
+
+CPT_CORPORA = {"general_cpt": "general", "cancer_cpt": "cancer"}
+
+
+def _device_args(cfg) -> dict:
+    cuda = torch.cuda.is_available()
+    return dict(use_cpu=not cuda, bf16=bool(cfg.bf16), fp16=False, gradient_checkpointing=bool(cfg.gradient_checkpointing),
+                report_to="none", seed=cfg.seed, data_seed=cfg.seed, dataloader_num_workers=0, disable_tqdm=False)
+
+
+def cpt_corpora(cohort: Cohort, seed: int) -> dict[str, dict[str, list[str]]]:
+    """Train and held-out texts of the two CPT corpora.
+
+    cancer: train-split notes for training; dev+test notes for held-out perplexity.
+    general: the general (non-cancer) clinical notes, 90/10 seeded split.
+    """
+    notes = cohort.notes
+    cancer = {"train": notes.loc[notes["split"] == "train", "text"].tolist(),
+              "heldout": notes.loc[notes["split"] != "train", "text"].tolist()}
+    gen = cohort.general["text"].tolist()
+    order = np.random.default_rng(seed).permutation(len(gen))
+    n_hold = max(1, len(gen) // 10) if gen else 0
+    general = {"train": [gen[i] for i in order[n_hold:]], "heldout": [gen[i] for i in order[:n_hold]]}
+    return {"cancer": cancer, "general": general}
+
+
+@torch.no_grad()
+def perplexity(model, tokenizer, texts: list[str], block_size: int, max_blocks: int = 64) -> float:
+    """Perplexity on concatenated texts cut into `block_size` blocks (the same blocking as CPT)."""
+    ids = []
+    for t in texts:
+        ids.extend(tokenizer(t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id])
+    n = min(len(ids) // block_size, max_blocks)
+    if n == 0:
+        return float("nan")
+    blocks = torch.tensor(ids[: n * block_size]).view(n, block_size)
+    model.eval()
+    device = next(model.parameters()).device
+    losses = [model(input_ids=blocks[i:i + 8].to(device), labels=blocks[i:i + 8].to(device)).loss.item()
+              for i in range(0, n, 8)]
+    weights = [min(8, n - i) for i in range(0, n, 8)]
+    return float(math.exp(np.average(losses, weights=weights)))
+
+
+def lora_config(r: int, alpha: int, dropout: float, target: str):
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none", task_type="CAUSAL_LM",
+                      target_modules=target)
+
+
+def _last_checkpoint(out_dir: Path):
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(out_dir)) if Path(out_dir).is_dir() else None
+
+
+def run_cpt(cfg, model, tokenizer, texts: list[str], out_dir: Path, stop_after_steps: int | None = None):
+    """Continued pretraining on `texts` (language-modelling format, packed into `cpt_block_size` blocks by
+    concatenation — TRL's "wrapped" packing, as the reference's group_texts). Full or LoRA per `cpt_use_lora`.
+    Returns (trained model, metrics dict). Saved to out_dir/final: full weights, or the LoRA adapter alone."""
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(
+        output_dir=str(out_dir), packing=True, packing_strategy="wrapped", max_length=cfg.cpt_block_size,
+        dataset_text_field="text", learning_rate=cfg.cpt_learning_rate, num_train_epochs=cfg.cpt_num_train_epochs,
+        max_steps=cfg.cpt_max_steps, per_device_train_batch_size=cfg.cpt_per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.cpt_gradient_accumulation_steps, warmup_steps=cfg.cpt_warmup_ratio,
+        weight_decay=cfg.cpt_weight_decay, lr_scheduler_type="linear", logging_steps=1, save_strategy="steps",
+        save_steps=cfg.save_steps, save_total_limit=1, **_device_args(cfg),
+    )
+    peft_config = lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules) if cfg.cpt_use_lora else None
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
+                         processing_class=tokenizer, peft_config=peft_config)
+    return _train(trainer, out_dir, stop_after_steps, tokens_per_step=(
+        cfg.cpt_block_size * cfg.cpt_per_device_train_batch_size * cfg.cpt_gradient_accumulation_steps))
+
+
+def run_sft(cfg, model, tokenizer, train_df: pd.DataFrame, dev_df: pd.DataFrame, out_dir: Path,
+            stop_after_steps: int | None = None):
+    """LoRA instruction tuning on prompt/completion pairs. Loss on the completion only unless
+    `sft_completion_only_loss` is false (the reference's whole-sequence loss). Keeps the best checkpoint by
+    dev loss, saves every `save_steps`, resumes from the last checkpoint in out_dir if one exists.
+    `sft_adapter: continue` keeps training an adapter already on `model` (the reference's TRL-0.7 quirk);
+    `new` puts a fresh LoRA (sft_lora_r/alpha/dropout) on it."""
+    from peft import PeftModel
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(
+        output_dir=str(out_dir), max_length=cfg.sft_max_length, completion_only_loss=cfg.sft_completion_only_loss,
+        learning_rate=cfg.sft_learning_rate, num_train_epochs=cfg.sft_num_train_epochs, max_steps=cfg.sft_max_steps,
+        per_device_train_batch_size=cfg.sft_per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.sft_per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.sft_gradient_accumulation_steps, warmup_steps=cfg.sft_warmup_ratio,
+        max_grad_norm=cfg.sft_max_grad_norm, lr_scheduler_type="linear", logging_steps=1,
+        eval_strategy="steps", eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.save_steps,
+        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
+        **_device_args(cfg),
+    )
+    keep = isinstance(model, PeftModel) and cfg.sft_adapter == "continue"
+    peft_config = None if keep else lora_config(cfg.sft_lora_r, cfg.sft_lora_alpha, cfg.sft_lora_dropout,
+                                                cfg.lora_target_modules)
+    if keep:
+        for name, p in model.named_parameters():
+            p.requires_grad = "lora_" in name
+    cols = ["prompt", "completion"]
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_pandas(train_df[cols], preserve_index=False),
+                         eval_dataset=Dataset.from_pandas(dev_df[cols], preserve_index=False),
+                         processing_class=tokenizer, peft_config=peft_config)
+    return _train(trainer, out_dir, stop_after_steps, tokens_per_step=None)
+
+
+class _StopAfter:
+    """Callback that simulates an interruption after N optimizer steps (used by the resume test)."""
+
+    def __init__(self, steps):
+        from transformers import TrainerCallback
+
+        class _Cb(TrainerCallback):
+            def on_step_end(self, args, state, control, **kw):
+                if state.global_step >= steps:
+                    control.should_training_stop = True
+                    control.should_save = True
+                return control
+        self.cb = _Cb()
+
+
+def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
+    if stop_after_steps:
+        trainer.add_callback(_StopAfter(stop_after_steps).cb)
+    resume = _last_checkpoint(out_dir)
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - t0
+    model = trainer.model
+    history = [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
+    steps = trainer.state.global_step
+    metrics = {
+        "steps": int(steps), "seconds": round(seconds, 2), "resumed_from": Path(resume).name if resume else None,
+        "train_loss": float(result.training_loss), "parameters": count_parameters(model),
+        "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
+        "log_history": [{k: (float(v) if isinstance(v, (int, float)) else v) for k, v in h.items()
+                         if k in ("step", "loss", "eval_loss", "learning_rate", "epoch")} for h in history],
+    }
+    if tokens_per_step:
+        metrics["tokens_seen"] = int(tokens_per_step * steps)
+        metrics["tokens_per_second"] = round(tokens_per_step * steps / max(seconds, 1e-9), 1)
+    final = Path(out_dir) / "final"
+    model.save_pretrained(final, safe_serialization=True)
+    trainer.processing_class.save_pretrained(final)
+    return model, metrics

@@ -1,0 +1,255 @@
+"""Params validation: every bad input gives one ParamsError line naming the key and the file."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from cancerllm.config import (
+    FIELDS,
+    REPO_ROOT,
+    Config,
+    ParamsError,
+    config_from_notebook,
+    load_params,
+    make_config,
+    parse_override,
+)
+
+PARAMS = sorted((REPO_ROOT / "params").glob("*.yaml"))
+
+
+def _params_file(tmp_path: Path, body: str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def _error(path: Path, overrides=None) -> str:
+    with pytest.raises(ParamsError) as info:
+        load_params(path, overrides)
+    msg = str(info.value)
+    assert "\n" not in msg, f"ParamsError must be one line, got {msg!r}"
+    return msg
+
+
+# ----------------------------------------------------------------------------- defaults and profiles
+def test_defaults_are_valid_and_round_trip():
+    cfg = make_config({})
+    assert cfg == Config()
+    assert make_config(Config().to_dict()) == Config()
+    assert cfg.n_patients == 40 and cfg.data_source == "synthetic" and cfg.split_fractions == [0.7, 0.1, 0.2]
+    assert cfg.run_dir == REPO_ROOT / "runs" / "tiny"
+    assert cfg.uses_small_model is True
+
+
+def test_profiles_found():
+    assert [p.name for p in PARAMS] == ["demo.yaml", "paper.yaml", "tcga.yaml"]
+
+
+@pytest.mark.parametrize("path", PARAMS, ids=lambda p: p.name)
+def test_every_profile_loads(path):
+    cfg = load_params(path)
+    assert isinstance(cfg, Config)
+    assert cfg.run_name == path.stem
+
+
+def test_profile_values():
+    demo, paper, tcga = (load_params(REPO_ROOT / "params" / f"{n}.yaml") for n in ("demo", "paper", "tcga"))
+    assert (demo.data_source, demo.show_examples) == ("synthetic", True)
+    assert (tcga.data_source, tcga.show_examples) == ("tcga", False)
+    # the paper's reported settings (cancerllm-paper-notes.md section 3)
+    assert (paper.cpt_block_size, paper.cpt_learning_rate, paper.cpt_num_train_epochs) == (3000, 0.0002, 0.5)
+    assert (paper.sft_max_length, paper.sft_learning_rate, paper.sft_num_train_epochs) == (4000, 0.0002, 5.0)
+    assert (paper.bf16, paper.cpt_use_lora, paper.show_examples) == (True, True, False)
+    assert paper.uses_small_model is False
+
+
+def test_empty_file_gives_defaults(tmp_path):
+    assert load_params(_params_file(tmp_path, "# only a comment\n")) == Config()
+
+
+# ----------------------------------------------------------------------------- errors
+def test_unknown_key_names_key_and_file(tmp_path):
+    path = _params_file(tmp_path, "n_patients: 10\nn_patient: 12\n")
+    assert _error(path) == f"{path}: unknown key 'n_patient' (valid keys are listed in params/demo.yaml)"
+
+
+def test_unknown_key_from_override_names_file(tmp_path):
+    path = _params_file(tmp_path, "n_patients: 10\n")
+    assert _error(path, ["learnin_rate=0.1"]) == (
+        f"{path}: unknown key 'learnin_rate' (valid keys are listed in params/demo.yaml)"
+    )
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ('n_patients: "ten"', "key 'n_patients' must be int, got str 'ten'"),
+        ("bf16: 1", "key 'bf16' must be bool, got int 1"),
+        ("n_patients: 10.5", "key 'n_patients' must be int, got float 10.5"),
+        ("n_patients: true", "key 'n_patients' must be int, got bool True"),
+        ("cpt_learning_rate: true", "key 'cpt_learning_rate' must be float, got bool True"),
+        ("run_name: 5", "key 'run_name' must be str, got int 5"),
+        ("split_fractions: 0.5", "key 'split_fractions' must be list, got float 0.5"),
+        ("seed: null", "key 'seed' must be int, got NoneType None"),
+    ],
+)
+def test_wrong_type_names_key_file_and_type(tmp_path, line, expected):
+    path = _params_file(tmp_path, line + "\n")
+    assert _error(path) == f"{path}: {expected}"
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("n_patients: 0", "key 'n_patients' must be > 0, got 0"),
+        ("cpt_block_size: -5", "key 'cpt_block_size' must be > 0, got -5"),
+        ("cpt_learning_rate: 0.0", "key 'cpt_learning_rate' must be > 0, got 0.0"),
+        ("cpt_max_steps: 0", "key 'cpt_max_steps' must be -1 (no cap) or > 0, got 0"),
+        ("max_eval_instances: -2", "key 'max_eval_instances' must be -1 (no cap) or > 0, got -2"),
+        ("ocr_noise_rate: 1.0", "key 'ocr_noise_rate' must be in [0, 1), got 1.0"),
+    ],
+)
+def test_out_of_range_values(tmp_path, line, expected):
+    path = _params_file(tmp_path, line + "\n")
+    assert _error(path) == f"{path}: {expected}"
+
+
+def test_bad_choices(tmp_path):
+    path = _params_file(tmp_path, "data_source: foo\n")
+    assert _error(path) == f"{path}: key 'data_source' must be one of ['synthetic', 'tcga', 'custom'], got 'foo'"
+    path = _params_file(tmp_path, "sft_adapter: reuse\n", "q.yaml")
+    assert _error(path) == f"{path}: key 'sft_adapter' must be one of ['new', 'continue'], got 'reuse'"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["[0.7, 0.1, 0.1]", "[0.5, 0.5]", "[1.2, -0.1, -0.1]", "[0.7, 0.1, x]"],
+)
+def test_split_fractions_must_sum_to_one(tmp_path, value):
+    path = _params_file(tmp_path, f"split_fractions: {value}\n")
+    msg = _error(path)
+    assert msg.startswith(f"{path}: key 'split_fractions' must be three non-negative numbers summing to 1, got [")
+
+
+def test_split_fractions_integer_and_exact_ok(tmp_path):
+    assert load_params(_params_file(tmp_path, "split_fractions: [1, 0, 0]\n")).split_fractions == [1, 0, 0]
+
+
+def test_ablation_models_checked(tmp_path):
+    path = _params_file(tmp_path, "ablation_models: [no_cpt, big_cpt]\n")
+    assert _error(path) == (
+        f"{path}: key 'ablation_models' must be a non-empty subset of ['no_cpt', 'general_cpt', 'cancer_cpt'], "
+        "got ['no_cpt', 'big_cpt']"
+    )
+    path = _params_file(tmp_path, "ablation_models: []\n", "q.yaml")
+    assert "key 'ablation_models' must be a non-empty subset" in _error(path)
+
+
+def test_heads_must_divide(tmp_path):
+    path = _params_file(tmp_path, "hidden_size: 64\nnum_attention_heads: 3\n")
+    assert _error(path) == (
+        f"{path}: key 'num_attention_heads' must divide hidden_size and be a multiple of num_key_value_heads"
+    )
+
+
+def test_missing_params_file(tmp_path):
+    path = tmp_path / "nope.yaml"
+    assert _error(path) == f"{path}: params file not found"
+
+
+def test_invalid_yaml(tmp_path):
+    path = _params_file(tmp_path, "n_patients: [1, 2\nseed: 3\n")
+    msg = _error(path)
+    assert msg.startswith(f"{path}: not valid YAML (")
+    assert msg.endswith("Error)")
+
+
+def test_non_utf8_params(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(b"run_name: caf\xe9\n")
+    assert _error(path) == f"{path}: not valid YAML (UnicodeDecodeError)"
+
+
+def test_top_level_must_be_mapping(tmp_path):
+    path = _params_file(tmp_path, "- n_patients\n- 10\n")
+    assert _error(path) == f"{path}: expected a mapping of key: value at the top level"
+
+
+# ----------------------------------------------------------------------------- overrides and coercion
+def test_set_overrides_are_yaml_parsed(tmp_path):
+    path = _params_file(tmp_path, "n_patients: 100\nrun_name: a\n")
+    cfg = load_params(path, ["n_patients=12", "bf16=true", "run_name=b", "split_fractions=[0.5, 0.25, 0.25]"])
+    assert cfg.n_patients == 12 and type(cfg.n_patients) is int
+    assert cfg.bf16 is True
+    assert cfg.run_name == "b"
+    assert cfg.split_fractions == [0.5, 0.25, 0.25]
+
+
+def test_override_wrong_type_names_file(tmp_path):
+    path = _params_file(tmp_path, "n_patients: 100\n")
+    assert _error(path, ["n_patients=ten"]) == f"{path}: key 'n_patients' must be int, got str 'ten'"
+
+
+def test_parse_override():
+    assert parse_override(" seed = 7") == ("seed", 7)
+    assert parse_override("run_name=a=b") == ("run_name", "a=b")
+    with pytest.raises(ParamsError, match=r"^--set seed: expected key=value$"):
+        parse_override("seed")
+
+
+def test_int_accepted_for_float_keys(tmp_path):
+    cfg = load_params(_params_file(tmp_path, "cpt_learning_rate: 1\nsft_num_train_epochs: 3\n"))
+    assert cfg.cpt_learning_rate == 1.0 and type(cfg.cpt_learning_rate) is float
+    assert cfg.sft_num_train_epochs == 3.0 and type(cfg.sft_num_train_epochs) is float
+
+
+def test_make_config_source_in_message():
+    with pytest.raises(ParamsError) as info:
+        make_config({"zzz": 1}, source="mine.yaml")
+    assert str(info.value) == "mine.yaml: unknown key 'zzz' (valid keys are listed in params/demo.yaml)"
+
+
+def test_config_from_notebook_picks_fields_only():
+    ns = {"n_patients": 12, "seed": 3, "cfg": object(), "pd": None, "__name__": "__main__"}
+    cfg = config_from_notebook(ns)
+    assert (cfg.n_patients, cfg.seed) == (12, 3)
+    assert dataclasses.replace(cfg, n_patients=40, seed=42) == Config()
+    with pytest.raises(ParamsError, match=r"^notebook parameters: key 'n_patients' must be > 0, got -1$"):
+        config_from_notebook({"n_patients": -1})
+
+
+# ----------------------------------------------------------------------------- paths and hash
+def test_paths_resolve_against_repo_root(tmp_path):
+    cfg = make_config({"runs_root": "elsewhere", "run_name": "r1", "shared_data_dir": "../shared/data"})
+    assert cfg.run_dir == REPO_ROOT / "elsewhere" / "r1"
+    assert cfg.data_dir == (REPO_ROOT / "../shared/data").resolve()
+    cfg = make_config({"runs_root": str(tmp_path), "shared_data_dir": str(tmp_path / "d")})
+    assert cfg.run_dir == tmp_path / "tiny"
+    assert cfg.data_dir == tmp_path / "d"
+
+
+def test_tiny_cfg_fixture(tiny_cfg, tmp_path):
+    assert tiny_cfg.run_dir == tmp_path / "runs" / "tiny"
+    assert (tiny_cfg.n_patients, tiny_cfg.n_general_notes) == (40, 20)
+
+
+def test_params_hash_stable_and_sensitive():
+    base = Config().params_hash()
+    assert len(base) == 16 and int(base, 16) >= 0
+    assert Config().params_hash() == base
+    assert make_config(Config().to_dict()).params_hash() == base
+    assert make_config({"cpt_learning_rate": 1}).params_hash() == make_config({"cpt_learning_rate": 1.0}).params_hash()
+    changed = {
+        make_config({name: value}).params_hash()
+        for name, value in [("seed", 43), ("n_patients", 41), ("bf16", True), ("run_name", "other"),
+                            ("split_fractions", [0.6, 0.2, 0.2])]
+    }
+    assert base not in changed and len(changed) == 5
+
+
+def test_every_field_has_a_supported_type():
+    assert {f.type for f in FIELDS.values()} <= {"str", "int", "float", "bool", "list"}
