@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ParamsError, load_params
+from .config import load_params
+from .errors import DataError, ModelError, ParamsError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,18 +29,26 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="score predictions against gold with the reference scorer")
     s.add_argument("gold")
     s.add_argument("pred")
+    e = sub.add_parser("evaluate", help="external validation: score a finished run's models on another file")
+    e.add_argument("--run", required=True, help="a run directory (runs/<run_name>)")
+    e.add_argument("--data", required=True, help="CSV/JSONL/Parquet in the custom-notes schema, with labels")
+    e.add_argument("--out", default=None, help="output folder (default RUN/external/<file stem>)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from .data import DataError
 
     try:
         if args.command == "score":
             from .metrics import score_files
 
             print(score_files(args.gold, args.pred).round(2).to_string())
+            return 0
+        if args.command == "evaluate":
+            from .evaluation import external_validation
+
+            print(f"metrics written: {external_validation(args.run, args.data, args.out)}")
             return 0
         cfg = load_params(args.params, args.overrides)
         if args.command == "validate":
@@ -61,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             index = build_book(cfg)
             print(f"book built: {index}")
             return 0
-    except (ParamsError, DataError, FileNotFoundError) as exc:
+    except (ParamsError, DataError, FileNotFoundError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a failed stage or book build: one message, non-zero exit

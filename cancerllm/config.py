@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from .errors import ParamsError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STAGES = ["00_data_profiling", "10_continued_pretraining", "20_instruction_tuning", "30_evaluation"]
 DATA_SOURCES = ["synthetic", "tcga", "custom"]
 
-
-class ParamsError(ValueError):
-    """A params problem, reported as one line that names the key and the file."""
 
 
 @dataclass

@@ -14,12 +14,10 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, MistralConfig, MistralForCausalLM
 from transformers import PreTrainedTokenizerFast
+from .errors import ModelError
 
 SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
 
-
-class ModelError(ValueError):
-    """A model path that is not a usable causal LM, or an adapter that does not fit its base."""
 
 
 def train_tokenizer(texts, vocab_size: int) -> PreTrainedTokenizerFast:

@@ -114,7 +114,7 @@ def instruction_sets(cfg, cohort, tokenizer) -> dict[str, pd.DataFrame]:
             for s in ("train", "dev", "test")}
     n = cfg.max_sft_examples
     sets["train"] = cap_examples(sets["train"], n, cfg.seed)
-    sets["dev"] = cap_examples(sets["dev"], -1 if n == -1 else max(8, n // 4), cfg.seed)
+    sets["dev"] = cap_examples(sets["dev"], -1 if n == -1 else min(96, max(8, n // 4)), cfg.seed)  # dev loss is computed often: keep it cheap
     sets["test"] = cap_examples(sets["test"], cfg.max_eval_instances, cfg.seed)
     return sets
 

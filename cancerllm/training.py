@@ -28,7 +28,7 @@ CPT_CORPORA = {"general_cpt": "general", "cancer_cpt": "cancer"}
 
 def _device_args(cfg) -> dict:
     cuda = torch.cuda.is_available()
-    return dict(use_cpu=not cuda, bf16=bool(cfg.bf16), fp16=False, gradient_checkpointing=bool(cfg.gradient_checkpointing),
+    return dict(use_cpu=not cuda, bf16=bool(cfg.bf16), fp16=False, activation_checkpointing=bool(cfg.gradient_checkpointing),
                 report_to="none", seed=cfg.seed, data_seed=cfg.seed, dataloader_num_workers=0, disable_tqdm=False)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .schema import LABEL_COLUMNS, NOT_MENTIONED, NOTE_TYPES, PHENOTYPE_FIELDS, SPLITS, Cohort
+from ..errors import DataError
 
 TCGA_HINT = (
     "get the public TCGA-Reports corpus (Kefeli & Tatonetti, Patterns 2024; github.com/tatonetti-lab/"
@@ -31,9 +32,6 @@ ALLOWED = {
 }
 ONCOLOGY_SPECIALTY = "Hematology - Oncology"
 
-
-class DataError(ValueError):
-    """An input-data problem, reported as one line naming the file and row or column."""
 
 
 def read_table(path: Path) -> pd.DataFrame:

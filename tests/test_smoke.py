@@ -1,0 +1,96 @@
+"""Smoke run: every notebook, in order, on tiny params through the real CLI (papermill), then the book build.
+
+Checks the stage outputs a reader depends on (metrics.json keys, figure files), the provenance manifest,
+that a second `run` skips finished stages, and that the built HTML has the chapters with their figures.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cancerllm.config import STAGES
+
+REPO = Path(__file__).resolve().parents[1]
+FIGURES = {
+    "00_data_profiling": ["cohort.png", "lengths.png", "label_status.png", "label_values.png", "abbreviations.png"],
+    "10_continued_pretraining": ["perplexity.png", "cpt_loss.png"],
+    "20_instruction_tuning": ["sft_loss.png"],
+    "30_evaluation": ["forest.png", "per_field.png", "per_cancer_type.png", "confusion.png"],
+}
+pytestmark = pytest.mark.slow
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "cancerllm", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=1500)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smoke")
+    params = root / "tiny.yaml"
+    params.write_text(yaml.safe_dump({"run_name": "smoke", "runs_root": str(root / "runs")}))
+    proc = _cli("run", str(params))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return params, root / "runs" / "smoke"
+
+
+def test_every_stage_ran_and_wrote_outputs(tiny_run):
+    _, run_dir = tiny_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert [s for s in STAGES if manifest["stages"][s]["status"] == "done"] == STAGES
+    assert manifest["data_is_real"] is False and manifest["cohort"] == "synthetic"
+    assert len(manifest["params_hash"]) == 16 and manifest["packages"]["trl"]
+    for stage, figs in FIGURES.items():
+        for fig in figs:
+            assert (run_dir / stage / fig).stat().st_size > 5000, f"{stage}/{fig} missing or empty"
+        nb = json.loads((run_dir / "notebooks" / f"{stage}.ipynb").read_text())
+        errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors
+
+
+def test_stage_metrics(tiny_run):
+    _, run_dir = tiny_run
+    prof = json.loads((run_dir / "00_data_profiling" / "metrics.json").read_text())
+    assert prof["patients"] == 40 and prof["leakage"]["patients in more than one split"] == 0
+    cpt = json.loads((run_dir / "10_continued_pretraining" / "metrics.json").read_text())["cpt"]
+    assert set(cpt) == {"base", "general_cpt", "cancer_cpt"}
+    assert cpt["cancer_cpt"]["ppl"]["cancer"] < cpt["base"]["ppl"]["cancer"]
+    sft = json.loads((run_dir / "20_instruction_tuning" / "metrics.json").read_text())["sft"]
+    assert set(sft) == {"no_cpt", "general_cpt", "cancer_cpt"} and all(v["steps"] == 10 for v in sft.values())
+    ev = json.loads((run_dir / "30_evaluation" / "metrics.json").read_text())
+    for task in ("phenotype_extraction", "diagnosis_generation"):
+        assert set(ev[task]) == {"no_cpt", "general_cpt", "cancer_cpt", "zero_shot", "rule", "tfidf_logreg"}
+        m = ev[task]["cancer_cpt"]["rouge_l_reference"]
+        assert set(m) == {"precision", "recall", "f1", "ci_low", "ci_high"}
+        assert m["ci_low"] <= m["f1"] <= m["ci_high"]
+        assert "clinical_exact_match" in ev[task]["rule"]
+    assert ev["n_instances"]["phenotype_extraction"] + ev["n_instances"]["diagnosis_generation"] == 120
+    preds = (run_dir / "30_evaluation" / "predictions" / "cancer_cpt.jsonl").read_text().splitlines()
+    assert len(preds) == 120 and set(json.loads(preds[0])) >= {"id", "gold", "answers"}
+
+
+def test_second_run_skips_finished_stages(tiny_run):
+    params, run_dir = tiny_run
+    before = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    proc = _cli("run", str(params))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    assert after == before  # nothing re-executed: same recorded seconds
+
+
+def test_book_builds_with_figures(tiny_run):
+    params, run_dir = tiny_run
+    proc = _cli("book", str(params))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = run_dir / "book" / "_build" / "html"
+    for stage in STAGES:
+        page = (html / "chapters" / f"{stage}.html").read_text()
+        assert "Provenance of this page" in page and "synthetic (generated) text" in page
+        assert page.count("<img") >= len(FIGURES[stage]), stage
+    assert "mathjax/tex-chtml.js" in (html / "methods.html").read_text()
+    assert "synthetic (generated) text" in (html / "intro.html").read_text()

@@ -1,0 +1,147 @@
+"""Model factory, instruction data, TRL training (EOS, completion-only loss, resume), adapter/base checks."""
+
+import json
+
+import pytest
+import torch
+
+from cancerllm import instructions, modeling, pipeline, training
+from cancerllm.config import make_config
+from cancerllm.data.synthetic import generate_cohort
+from cancerllm.modeling import ModelError
+
+TINY = {"n_patients": 24, "n_general_notes": 12, "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
+        "num_attention_heads": 2, "num_key_value_heads": 1, "num_hidden_layers": 1, "cpt_block_size": 64,
+        "cpt_max_steps": 4, "sft_max_steps": 6, "sft_max_length": 320, "save_steps": 3, "eval_steps": 3,
+        "max_sft_examples": 24, "cpt_per_device_train_batch_size": 4, "sft_per_device_train_batch_size": 4}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    cfg = make_config({"runs_root": str(tmp_path_factory.mktemp("runs")), **TINY})
+    cohort = generate_cohort(cfg.n_patients, seed=cfg.seed, n_general_notes=cfg.n_general_notes)
+    corpora = training.cpt_corpora(cohort, cfg.seed)
+    model, tok = pipeline.prepare_base(cfg, corpora)
+    return cfg, cohort, corpora, model, tok
+
+
+def test_tokenizer_is_deterministic_and_has_specials(world):
+    cfg, _, corpora, _, tok = world
+    again = modeling.train_tokenizer(corpora["cancer"]["train"] + corpora["general"]["train"], cfg.vocab_size)
+    text = "pT2N1aM0 invasive ductal carcinoma, ER positive"
+    assert tok(text)["input_ids"] == again(text)["input_ids"]
+    assert len(tok) == cfg.vocab_size
+    assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
+    assert {tok.bos_token, tok.eos_token, tok.pad_token} == {"<s>", "</s>", "<pad>"}
+
+
+def test_small_model_shape_and_init(world):
+    cfg, _, _, model, tok = world
+    assert model.config.hidden_size == cfg.hidden_size and model.config.num_hidden_layers == cfg.num_hidden_layers
+    assert model.config.vocab_size == len(tok)
+    # initializer_range reaches the weights: std of a projection is close to the configured range
+    w = model.model.layers[0].self_attn.q_proj.weight
+    assert abs(w.std().item() - cfg.initializer_range) < 0.05 * cfg.initializer_range + 0.01
+
+
+def test_instructions_both_tasks_and_not_mentioned(world):
+    cfg, cohort, _, _, tok = world
+    df = instructions.build_instructions(cohort, "train", tok, cfg.sft_max_length, cfg.max_new_tokens)
+    n_train = (cohort.labels["split"] == "train").sum()
+    assert (df["task"] == "diagnosis_generation").sum() == n_train
+    assert (df["task"] == "phenotype_extraction").sum() == 8 * n_train
+    assert (df["response"] == "not mentioned").any()
+    row = df[df["field"] == "tumor_size"].iloc[0]
+    assert row.prompt.startswith("Below is an instruction that describes a task, paired with an input")
+    assert row.prompt.endswith("### Response:\n") and "What is the tumor size in the given context?" in row.prompt
+    assert max(len(tok(p)["input_ids"]) for p in df["prompt"]) <= cfg.sft_max_length - cfg.max_new_tokens + 8
+    assert instructions.split_answers("ER positive, PR negative ,") == ["ER positive", "PR negative"]
+
+
+def _sft_trainer(cfg, model, tok, df, out):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(output_dir=str(out), max_length=cfg.sft_max_length, completion_only_loss=cfg.sft_completion_only_loss,
+                     use_cpu=True, bf16=False, report_to="none", activation_checkpointing=False)
+    return SFTTrainer(model=model, args=args, processing_class=tok,
+                      train_dataset=Dataset.from_pandas(df[["prompt", "completion"]].head(4), preserve_index=False))
+
+
+def test_eos_appended_and_completion_only_mask(world, tmp_path):
+    cfg, cohort, _, model, tok = world
+    df = instructions.build_instructions(cohort, "train", tok, cfg.sft_max_length, cfg.max_new_tokens)
+    ex = _sft_trainer(cfg, model, tok, df, tmp_path).train_dataset[0]
+    assert ex["input_ids"][-1] == tok.eos_token_id  # the reference's missing-EOS bug is fixed
+    labels = ex["labels"]  # TRL folds the completion mask into the labels: prompt positions are -100
+    n_prompt = next(i for i, v in enumerate(labels) if v != -100)
+    assert set(labels[:n_prompt]) == {-100} and labels[n_prompt:] == ex["input_ids"][n_prompt:]
+    assert tok.decode(ex["input_ids"][n_prompt:], skip_special_tokens=True).strip() == df.iloc[0]["completion"]
+
+
+def test_cpt_lowers_perplexity_on_its_corpus(world):
+    cfg, _, corpora, _, tok = world
+    res = pipeline.continued_pretraining(cfg, *pipeline.load_base(cfg)[:1], tok, corpora)
+    assert res["cancer_cpt"]["steps"] == cfg.cpt_max_steps
+    assert res["cancer_cpt"]["ppl"]["cancer"] < res["base"]["ppl"]["cancer"]
+    assert res["cancer_cpt"]["tokens_seen"] == res["general_cpt"]["tokens_seen"]  # same token budget
+    assert (pipeline.cpt_dir(cfg, "cancer_cpt") / "final" / "model.safetensors").is_file()
+
+
+def test_sft_resume_matches_uninterrupted(world, tmp_path):
+    cfg, cohort, _, _, tok = world
+    sets = pipeline.instruction_sets(cfg, cohort, tok)
+    full_model, _ = pipeline.load_base(cfg)
+    _, full = training.run_sft(cfg, full_model, tok, sets["train"], sets["dev"], tmp_path / "full")
+    part_model, _ = pipeline.load_base(cfg)
+    _, first = training.run_sft(cfg, part_model, tok, sets["train"], sets["dev"], tmp_path / "cut", stop_after_steps=3)
+    assert first["steps"] == 3
+    resumed_model, _ = pipeline.load_base(cfg)
+    _, second = training.run_sft(cfg, resumed_model, tok, sets["train"], sets["dev"], tmp_path / "cut")
+    assert second["resumed_from"] == "checkpoint-3" and second["steps"] == cfg.sft_max_steps
+    last = [h["loss"] for h in full["log_history"] if "loss" in h][-1]
+    last_resumed = [h["loss"] for h in second["log_history"] if "loss" in h][-1]
+    assert last_resumed == pytest.approx(last, abs=1e-5)
+    evals = [h["eval_loss"] for h in full["log_history"] if "eval_loss" in h]
+    evals_resumed = [h["eval_loss"] for h in second["log_history"] if "eval_loss" in h]
+    assert evals_resumed[-1] == pytest.approx(evals[-1], abs=1e-5)
+
+
+def test_adapter_on_wrong_base_is_refused(world):
+    cfg, cohort, _, _, tok = world
+    sets = pipeline.instruction_sets(cfg, cohort, tok)
+    cfg1 = make_config({**cfg.to_dict(), "ablation_models": ["no_cpt"], "sft_max_steps": 2})
+    pipeline.instruction_tuning(cfg1, sets)
+    model, _ = pipeline.load_tuned(cfg1, "no_cpt")
+    assert type(model).__name__ == "PeftModelForCausalLM"
+    base_json = pipeline.sft_dir(cfg1, "no_cpt") / "final" / "base.json"
+    rec = json.loads(base_json.read_text())
+    base_json.write_text(json.dumps({**rec, "sha256": "0" * 64}))
+    with pytest.raises(ModelError, match="adapter was trained on a different base"):
+        pipeline.load_tuned(cfg1, "no_cpt")
+
+
+def test_model_dir_checks(tmp_path):
+    with pytest.raises(ModelError, match="not a model directory"):
+        modeling.check_causal_lm_dir(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["BertForMaskedLM"]}))
+    with pytest.raises(ModelError, match="is not a causal LM"):
+        modeling.check_causal_lm_dir(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["MistralForCausalLM"]}))
+    (tmp_path / "pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(ModelError, match="pickle .bin weights are refused"):
+        modeling.check_causal_lm_dir(tmp_path)
+
+
+def test_batched_generation_equals_sequential(world):
+    from cancerllm import inference
+
+    cfg, cohort, _, _, tok = world
+    model, _ = pipeline.load_base(cfg)
+    prompts = list(instructions.build_instructions(cohort, "test", tok, 160, 8)["prompt"].head(6))
+    batched = inference.generate(model, tok, prompts, max_new_tokens=6, batch_size=3)
+    seq = inference.generate_sequential(model, tok, prompts, max_new_tokens=6)
+    assert batched == seq
+    assert inference.parse_answer("### Response:\n T2, N0 \nextra") == ["T2", "N0"]
+    assert inference.parse_answer("") == []
+    torch.manual_seed(0)
