@@ -58,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ok: {args.params} — {cohort.name} ({'real' if cohort.is_real else 'synthetic'}), "
                   f"{cohort.labels['patient_id'].nunique()} patients, {len(cohort.notes)} notes")
             return 0
+        if args.command == "run" and cfg.dry_run:
+            import json
+
+            from .dryrun import dry_run_report
+
+            print(json.dumps(dry_run_report(cfg), indent=2))
+            return 0
         if args.command == "run":
             from .runner import run
 

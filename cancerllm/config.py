@@ -92,7 +92,7 @@ class Config:
     # --- evaluation ----------------------------------------------------------------------------
     max_new_tokens: int = 24  # paper: 50
     eval_batch_size: int = 16
-    max_eval_instances: int = 120  # cap on scored test instances per task; -1 = all
+    max_eval_instances: int = 120  # cap on scored test instances (both tasks, balanced across fields); -1 = all
     bootstrap_samples: int = 200  # bootstrap resamples for 95% CIs
 
     # ------------------------------------------------------------------------------------------

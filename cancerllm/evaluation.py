@@ -198,6 +198,11 @@ def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = N
     if not manifest:
         raise FileNotFoundError(f"{run_dir}: no manifest.json — not a run directory")
     cfg = make_config(manifest["params"], source=f"{run_dir}/manifest.json")
+    if str(data_path) == "mtsamples-oncology":  # the public demo of external validation (weak labels)
+        from .data.external import mtsamples_oncology
+
+        data_path = Path(run_dir) / "external" / "mtsamples_oncology.csv"
+        mtsamples_oncology(cfg.data_dir, data_path)
     cohort = load_custom(Path(data_path), [0.0, 0.0, 1.0], cfg.seed)
     cohort.notes["split"], cohort.labels["split"] = "test", "test"
     _, tokenizer = pipeline.load_base(cfg)

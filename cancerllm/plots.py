@@ -14,7 +14,9 @@ SPLIT_COLORS = {"train": "#4C72B0", "dev": "#DD8452", "test": "#55A868"}
 
 
 def data_label(cohort) -> str:
-    return f"{cohort.name} — {'REAL' if cohort.is_real else 'synthetic'} data"
+    if not cohort.is_real:
+        return "synthetic data"
+    return f"REAL data: {cohort.name}"
 
 
 def cohort_bars(table: pd.DataFrame, source: str):

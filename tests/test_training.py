@@ -145,3 +145,15 @@ def test_batched_generation_equals_sequential(world):
     assert inference.parse_answer("### Response:\n T2, N0 \nextra") == ["T2", "N0"]
     assert inference.parse_answer("") == []
     torch.manual_seed(0)
+
+
+def test_paper_profile_dry_run_builds_7b_shape_without_weights():
+    from cancerllm.config import load_params
+    from cancerllm.dryrun import dry_run_report
+
+    rep = dry_run_report(load_params("params/paper.yaml"))
+    assert rep["parameters_total"] == 7_241_732_096  # Mistral-7B
+    assert rep["cpt_lora_trainable"] == 20_971_520  # r=8 on q,k,v,o,gate,up,down of 32 layers
+    assert rep["cpt"]["max_length"] == 3000 and rep["cpt"]["epochs"] == 0.5 and rep["cpt"]["lr"] == 2e-4
+    assert rep["sft"] == {"max_length": 4000, "completion_only_loss": False, "lr": 2e-4, "epochs": 5.0,
+                          "effective_batch": 4, "max_grad_norm": 0.3, "adapter": "continue"}
