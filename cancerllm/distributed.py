@@ -2,7 +2,7 @@
 configs/). The same TRL trainers as the notebooks — accelerate/transformers own the distribution; nothing here
 is home-made. Each rank writes a checksum of its final weights so a test can check the ranks agree.
 
-    accelerate launch --num_processes 2 --cpu -m cancerllm.distributed params/demo.yaml --out /tmp/ddp
+    accelerate launch --config_file configs/accelerate_ddp_cpu.yaml -m cancerllm.distributed params/demo.yaml --out /tmp/ddp
 """
 
 from __future__ import annotations

@@ -64,7 +64,9 @@ def test_profile_values():
     assert (paper.cpt_block_size, paper.cpt_learning_rate, paper.cpt_num_train_epochs) == (3000, 0.0002, 0.5)
     assert (paper.sft_max_length, paper.sft_learning_rate, paper.sft_num_train_epochs) == (4000, 0.0002, 5.0)
     assert (paper.bf16, paper.cpt_use_lora, paper.show_examples) == (True, True, False)
-    assert paper.uses_small_model is False
+    # committed as the 7B Mistral shape (dry run without weights); users point base_model at local weights
+    assert (paper.hidden_size, paper.num_hidden_layers, paper.num_key_value_heads, paper.vocab_size) == (4096, 32, 8, 32000)
+    assert (paper.lora_r, paper.lora_alpha, paper.lora_dropout, paper.sft_adapter) == (8, 16, 0.05, "continue")
 
 
 def test_empty_file_gives_defaults(tmp_path):

@@ -95,3 +95,22 @@ def test_book_builds_with_figures(tiny_run):
         assert page.count("<img") >= len(FIGURES[stage]), stage
     assert "mathjax/tex-chtml.js" in (html / "methods.html").read_text()
     assert "synthetic (generated) text" in (html / "intro.html").read_text()
+
+
+def test_external_validation_on_unseen_file(tiny_run, tmp_path):
+    from cancerllm.data.synthetic import generate_cohort
+
+    _, run_dir = tiny_run
+    other = generate_cohort(12, seed=777)  # patients the run never saw, in the custom-notes schema
+    notes = other.notes.merge(other.labels.drop(columns="split"), on="patient_id").drop(columns="split")
+    data = tmp_path / "other_hospital.csv"
+    notes.to_csv(data, index=False)
+    proc = _cli("evaluate", "--run", str(run_dir), "--data", str(data), "--out", str(tmp_path / "ext"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ev = json.loads((tmp_path / "ext" / "metrics.json").read_text())
+    assert ev["n_instances"] == {"phenotype_extraction": 8 * 12, "diagnosis_generation": 12}
+    for task in ("phenotype_extraction", "diagnosis_generation"):
+        assert set(ev[task]) == {"no_cpt", "general_cpt", "cancer_cpt"}
+        for metric in ("exact_match", "bleu2", "rouge_l_reference", "rouge_l", "clinical_exact_match"):
+            m = ev[task]["cancer_cpt"][metric]
+            assert set(m) == {"precision", "recall", "f1", "ci_low", "ci_high"} and 0 <= m["f1"] <= 100

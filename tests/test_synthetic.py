@@ -295,16 +295,7 @@ def test_structural_absence(cohort1000):
 def test_random_absence_rate(cohort1000):
     lab = cohort1000.labels
     solid = lab[lab.cancer_type.isin(["breast", "lung", "colorectal", "stomach"])]
-    for f in (
-        "tumor_site",
-        "tumor_size",
-        "histologic_type",
-        "grade",
-        "t_stage",
-        "n_stage",
-        "m_stage",
-        "biomarker_status",
-    ):
+    for f in PHENOTYPE_FIELDS:
         rate = (solid[f] == NOT_MENTIONED).mean()
         assert 0.05 < rate < 0.22, (f, rate)
 
