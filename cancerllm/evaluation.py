@@ -9,7 +9,6 @@ Used in notebooks/30_evaluation.ipynb and by `python -m cancerllm evaluate`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -219,7 +218,3 @@ def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = N
     n = {t: int((test["task"] == t).sum()) for t in TASKS}
     write_json(out_dir / "metrics.json", metrics_json(scores, n))
     return out_dir / "metrics.json"
-
-
-def dump(obj, path: Path) -> None:
-    Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str), encoding="utf-8")

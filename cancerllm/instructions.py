@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data.schema import NOT_MENTIONED, Cohort
+from .data.schema import Cohort
 
 TEMPLATE = ("Below is an instruction that describes a task, paired with an input that provides further context.\n\n"
             "### Instruction:\n{instruction}\n\n### Input:\n{context}\n\n### Response:\n")
@@ -103,7 +103,3 @@ def cap_examples(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     if len(out) < n:
         out = pd.concat([out, df.drop(out.index).sample(n - len(out), random_state=seed)])
     return out.head(n).sample(frac=1.0, random_state=seed).reset_index(drop=True)
-
-
-def not_mentioned_share(df: pd.DataFrame) -> float:
-    return float((df["response"] == NOT_MENTIONED).mean()) if len(df) else 0.0
