@@ -108,21 +108,29 @@ def read_manifest(run_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+def data_description(man: dict) -> str:
+    """Whether a run's data was real or synthetic, as the loader recorded it in the manifest."""
+    real = man.get("data_is_real")
+    return "REAL patient text" if real else "synthetic (generated) text" if real is False else "unknown"
+
+
+def commit_description(man: dict) -> str:
+    """Short commit hash of the run, flagged when the working tree had uncommitted changes."""
+    git = man.get("git", {})
+    return str(git.get("commit", "unknown"))[:10] + (" (uncommitted changes)" if git.get("dirty") else "")
+
+
 def provenance_box(cfg: Config):
     """A short Markdown box for the top of a chapter: data (synthetic/real), run, commit, params hash."""
     from IPython.display import Markdown
 
     man = read_manifest(cfg.run_dir)
-    git = man.get("git", {})
-    real = man.get("data_is_real")
-    data = "REAL patient text" if real else "synthetic (generated) text" if real is False else "unknown"
-    commit = str(git.get("commit", "unknown"))[:10] + (" (uncommitted changes)" if git.get("dirty") else "")
     lines = [
         "```{admonition} Provenance of this page",
         ":class: note",
-        f"- **Data**: `{man.get('cohort', cfg.data_source)}` — {data}",
+        f"- **Data**: `{man.get('cohort', cfg.data_source)}` — {data_description(man)}",
         f"- **Run**: `{cfg.run_name}`, params hash `{cfg.params_hash()}`, seed {cfg.seed}",
-        f"- **Code**: commit `{commit}`; torch {man.get('packages', {}).get('torch', '?')},"
+        f"- **Code**: commit `{commit_description(man)}`; torch {man.get('packages', {}).get('torch', '?')},"
         f" transformers {man.get('packages', {}).get('transformers', '?')}, trl {man.get('packages', {}).get('trl', '?')}",
         f"- **Hardware**: {man.get('hardware', {}).get('cpu_count', '?')} CPU cores,"
         f" GPU: {man.get('hardware', {}).get('cuda') or 'none'}",

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .config import REPO_ROOT, STAGES, Config
-from .provenance import new_manifest, read_manifest, write_json
+from .provenance import commit_description, data_description, new_manifest, read_manifest, write_json
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 BOOK_SRC = REPO_ROOT / "book"
@@ -95,13 +95,12 @@ def _hide_injected_parameters(path: Path) -> None:
 def run_summary_md(cfg: Config) -> str:
     """The landing page's "what this run used" table, from the manifest (numbers never typed by hand)."""
     man = read_manifest(cfg.run_dir)
-    real = man.get("data_is_real")
     lines = [
         "| | |", "|---|---|",
         f"| Run | `{cfg.run_name}` |",
-        f"| Data | `{man.get('cohort', cfg.data_source)}` — {'**real** patient text' if real else 'synthetic (generated) text'} |",
+        f"| Data | `{man.get('cohort', cfg.data_source)}` — {data_description(man)} |",
         f"| Params hash | `{man.get('params_hash', '?')}` |",
-        f"| Code | commit `{str(man.get('git', {}).get('commit', '?'))[:10]}`{' (uncommitted changes)' if man.get('git', {}).get('dirty') else ''} |",
+        f"| Code | commit `{commit_description(man)}` |",
         f"| Started / finished | {man.get('started', '?')} / {man.get('finished', '?')} |",
     ]
     for stage, rec in man.get("stages", {}).items():
