@@ -22,7 +22,9 @@ import yaml
 from .errors import ParamsError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-STAGES = ["00_data_profiling", "10_continued_pretraining", "20_instruction_tuning", "30_evaluation"]
+STAGES = ["00_data_profiling", "10_continued_pretraining", "20_instruction_tuning", "30_evaluation",
+          "40_robustness", "50_efficiency", "60_retrieval"]
+RETRIEVERS = ["bm25", "tfidf", "char_ngram"]
 DATA_SOURCES = ["synthetic", "tcga", "custom"]
 
 
@@ -94,6 +96,18 @@ class Config:
     eval_batch_size: int = 16
     max_eval_instances: int = 120  # cap on scored test instances (both tasks, balanced across fields); -1 = all
     bootstrap_samples: int = 200  # bootstrap resamples for 95% CIs
+    # --- robustness (our testbed design; the paper's was not published) -----------------------
+    robustness_rates: list = field(default_factory=lambda: [0.0, 0.1, 0.3])  # misspelling rates: fraction of words edited
+    robustness_ocr: bool = True  # also sweep OCR-style confusions (l/1, O/0, rn/m) at the same rates
+    robustness_max_instances: int = 40  # test instances per perturbation (both tasks, balanced); -1 = all
+    # --- efficiency ----------------------------------------------------------------------------
+    efficiency_hidden_sizes: list = field(default_factory=lambda: [32, 64, 128])  # scaling sweep: model widths
+    efficiency_steps: int = 4  # SFT steps per model size in the scaling sweep
+    # --- retrieval augmentation (our design; the paper's was not published) --------------------
+    retrievers: list = field(default_factory=lambda: ["bm25", "tfidf", "char_ngram"])  # bm25 | tfidf | char_ngram
+    retrieval_k: int = 2  # retrieved training cases put in the prompt as worked examples
+    retrieval_k_sweep: list = field(default_factory=lambda: [1, 2])  # k values for the k-sweep plot
+    retrieval_max_instances: int = 40  # test instances scored with retrieval (both tasks, balanced); -1 = all
 
     # ------------------------------------------------------------------------------------------
     @property
@@ -135,7 +149,7 @@ _POSITIVE = {
     "sft_gradient_accumulation_steps", "sft_max_length", "save_steps", "eval_steps", "lora_r", "lora_alpha",
     "sft_lora_r", "sft_lora_alpha", "max_new_tokens", "eval_batch_size", "bootstrap_samples",
     "initializer_range", "cpt_learning_rate", "sft_learning_rate", "cpt_num_train_epochs",
-    "sft_num_train_epochs",
+    "sft_num_train_epochs", "efficiency_steps", "retrieval_k",
 }
 _CHOICES = {
     "data_source": DATA_SOURCES,
@@ -192,7 +206,22 @@ def make_config(params: dict, source: str = "<params>") -> Config:
         raise ParamsError(f"{source}: key 'ocr_noise_rate' must be in [0, 1), got {cfg.ocr_noise_rate!r}")
     if cfg.hidden_size % cfg.num_attention_heads or cfg.num_attention_heads % cfg.num_key_value_heads:
         raise ParamsError(f"{source}: key 'num_attention_heads' must divide hidden_size and be a multiple of num_key_value_heads")
-    for key in ("cpt_max_steps", "sft_max_steps", "max_sft_examples", "max_eval_instances"):
+    rates = cfg.robustness_rates
+    if not rates or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in rates):
+        raise ParamsError(f"{source}: key 'robustness_rates' must be a non-empty list of numbers in [0, 1), got {rates!r}")
+    bad = [r for r in cfg.retrievers if r not in RETRIEVERS]
+    if bad or not cfg.retrievers:
+        raise ParamsError(f"{source}: key 'retrievers' must be a non-empty subset of {RETRIEVERS}, got {cfg.retrievers!r}")
+    for key in ("retrieval_k_sweep", "efficiency_hidden_sizes"):
+        vals = getattr(cfg, key)
+        if not vals or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in vals):
+            raise ParamsError(f"{source}: key '{key}' must be a non-empty list of positive integers, got {vals!r}")
+    bad = [h for h in cfg.efficiency_hidden_sizes if h % cfg.num_attention_heads]
+    if bad:
+        raise ParamsError(f"{source}: key 'efficiency_hidden_sizes' must be multiples of num_attention_heads "
+                          f"({cfg.num_attention_heads}), got {bad[0]!r}")
+    for key in ("cpt_max_steps", "sft_max_steps", "max_sft_examples", "max_eval_instances",
+                "robustness_max_instances", "retrieval_max_instances"):
         if getattr(cfg, key) == 0 or getattr(cfg, key) < -1:
             raise ParamsError(f"{source}: key '{key}' must be -1 (no cap) or > 0, got {getattr(cfg, key)!r}")
     return cfg
