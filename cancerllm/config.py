@@ -206,6 +206,9 @@ def make_config(params: dict, source: str = "<params>") -> Config:
         raise ParamsError(f"{source}: key 'ocr_noise_rate' must be in [0, 1), got {cfg.ocr_noise_rate!r}")
     if cfg.hidden_size % cfg.num_attention_heads or cfg.num_attention_heads % cfg.num_key_value_heads:
         raise ParamsError(f"{source}: key 'num_attention_heads' must divide hidden_size and be a multiple of num_key_value_heads")
+    if cfg.save_steps % cfg.eval_steps:  # best-checkpoint selection needs every save to have a dev loss
+        raise ParamsError(f"{source}: key 'save_steps' must be a multiple of eval_steps ({cfg.eval_steps}), "
+                          f"got {cfg.save_steps!r}")
     rates = cfg.robustness_rates
     if not rates or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in rates):
         raise ParamsError(f"{source}: key 'robustness_rates' must be a non-empty list of numbers in [0, 1), got {rates!r}")

@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .instructions import RESPONSE_MARKER, split_answers
+from .modeling import on_best_device
 
 
 def parse_answer(text: str) -> list[str]:
@@ -32,7 +33,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
 
     Prompts are sorted by length inside the call so a batch pads little; outputs come back in input order.
     """
-    model.eval()
+    model = on_best_device(model).eval()
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -55,10 +56,11 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
 @torch.no_grad()
 def generate_sequential(model, tokenizer, prompts: list[str], max_new_tokens: int) -> list[str]:
     """The reference's loop: one prompt at a time (batch 1, no padding). Kept for the efficiency benchmark."""
-    model.eval()
+    model = on_best_device(model).eval()
+    device = next(model.parameters()).device
     outs = []
     for p in prompts:
-        enc = tokenizer(p, return_tensors="pt")
+        enc = tokenizer(p, return_tensors="pt").to(device)
         gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens,
                              pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
         outs.append(tokenizer.decode(gen[0, enc["input_ids"].shape[1]:], skip_special_tokens=True))

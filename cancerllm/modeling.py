@@ -91,6 +91,14 @@ def model_shape_config(cfg):
     return AutoConfig.from_pretrained(cfg.base_model, local_files_only=True, trust_remote_code=False)
 
 
+def on_best_device(model):
+    """The model on the GPU when one exists (the paper profile), else where it is. Training moves models itself
+    (Trainer); evaluation and perplexity call this so a GPU run does not generate on the CPU."""
+    if torch.cuda.is_available() and next(model.parameters()).device.type == "cpu":
+        model = model.to("cuda")
+    return model
+
+
 def count_parameters(model) -> dict:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -21,7 +21,7 @@ import torch
 from datasets import Dataset
 
 from .data.schema import Cohort
-from .modeling import count_parameters
+from .modeling import count_parameters, on_best_device
 
 CPT_CORPORA = {"general_cpt": "general", "cancer_cpt": "cancer"}
 
@@ -58,7 +58,7 @@ def perplexity(model, tokenizer, texts: list[str], block_size: int, max_blocks: 
     if n == 0:
         return float("nan")
     blocks = torch.tensor(ids[: n * block_size]).view(n, block_size)
-    model.eval()
+    model = on_best_device(model).eval()
     device = next(model.parameters()).device
     losses = [model(input_ids=blocks[i:i + 8].to(device), labels=blocks[i:i + 8].to(device)).loss.item()
               for i in range(0, n, 8)]
@@ -149,7 +149,35 @@ class _StopAfter:
         self.cb = _Cb()
 
 
+def checkpoint_bytes(model) -> tuple[int, int]:
+    """(saved weights, optimizer state) of one checkpoint of `model`, in bytes: the weights are all parameters
+    for full training and the adapter alone for LoRA; AdamW keeps two moment tensors per trainable parameter."""
+    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    weights = trainable if hasattr(model, "peft_config") else sum(p.numel() * p.element_size() for p in model.parameters())
+    return weights, 2 * trainable
+
+
+def check_disk_space(model, out_dir: Path) -> None:
+    """Before training writes anything: room for one checkpoint (weights + optimizer state) and the final
+    weights — a lower bound — or DiskSpaceError naming the directory, the bytes needed and the bytes free.
+    Without it a full disk surfaces as a half-written checkpoint after the training time is spent."""
+    import shutil
+
+    from .errors import DiskSpaceError
+
+    weights, optimizer = checkpoint_bytes(model)
+    needed = 2 * weights + optimizer
+    probe = Path(out_dir).resolve()
+    while not probe.exists():  # out_dir may not exist yet: the free space of the disk it will be created on
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < needed:
+        raise DiskSpaceError(f"{out_dir}: not enough disk space for checkpoints: needs {needed:,} bytes "
+                             f"({needed / 2**30:.2f} GiB), {free:,} bytes free ({free / 2**30:.2f} GiB)")
+
+
 def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
+    check_disk_space(trainer.model, out_dir)
     if stop_after_steps:
         trainer.add_callback(_StopAfter(stop_after_steps).cb)
     resume = _last_checkpoint(out_dir)

@@ -113,6 +113,15 @@ def test_wrong_type_names_key_file_and_type(tmp_path, line, expected):
         ("cpt_max_steps: 0", "key 'cpt_max_steps' must be -1 (no cap) or > 0, got 0"),
         ("max_eval_instances: -2", "key 'max_eval_instances' must be -1 (no cap) or > 0, got -2"),
         ("ocr_noise_rate: 1.0", "key 'ocr_noise_rate' must be in [0, 1), got 1.0"),
+        ("save_steps: 7", "key 'save_steps' must be a multiple of eval_steps (5), got 7"),
+        ("robustness_rates: [0.1, 1.0]", "key 'robustness_rates' must be a non-empty list of numbers in [0, 1), got [0.1, 1.0]"),
+        ("retrievers: [bm25, dense]",
+         "key 'retrievers' must be a non-empty subset of ['bm25', 'tfidf', 'char_ngram'], got ['bm25', 'dense']"),
+        ("retrieval_k_sweep: [0, 2]", "key 'retrieval_k_sweep' must be a non-empty list of positive integers, got [0, 2]"),
+        ("efficiency_hidden_sizes: [30]",
+         "key 'efficiency_hidden_sizes' must be multiples of num_attention_heads (4), got 30"),
+        ("retrieval_k: 0", "key 'retrieval_k' must be > 0, got 0"),
+        ("robustness_max_instances: 0", "key 'robustness_max_instances' must be -1 (no cap) or > 0, got 0"),
     ],
 )
 def test_out_of_range_values(tmp_path, line, expected):
