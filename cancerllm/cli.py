@@ -1,4 +1,4 @@
-"""Command line: `python -m cancerllm {validate,run,book,score,evaluate}` (also the `cancerllm` script).
+"""Command line: `python -m cancerllm {validate,run,book,score,evaluate,bench}` (also the `cancerllm` script).
 
 Bad params or bad data → one line on stderr naming the key/file/row, exit code 2, nothing written.
 """
@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from .config import load_params
-from .errors import DataError, ModelError, ParamsError
+from .errors import DataError, LeakError, ModelError, ParamsError, RunDirError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("book", help="build the Jupyter Book from a run's executed notebooks")
     b.add_argument("params")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    g = sub.add_parser("gate", help="scan a run's notebooks and built book for note text and identifiers")
+    g.add_argument("params")
+    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    bn = sub.add_parser("bench", help="performance benchmarks; prints one JSON object (benchmarks/README.md)")
+    bn.add_argument("--quick", action="store_true", help="smaller workloads, no demo book run (< 5 min on 2 cores)")
+    bn.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # seconds; used by the unit test
+    bn.add_argument("--out", default=None, metavar="FILE", help="also write the JSON here")
     s = sub.add_parser("score", help="score predictions against gold with the reference scorer")
     s.add_argument("gold")
     s.add_argument("pred")
@@ -45,12 +52,31 @@ def main(argv: list[str] | None = None) -> int:
 
             print(score_files(args.gold, args.pred).round(2).to_string())
             return 0
+        if args.command == "bench":
+            import json
+
+            from .bench import run_bench, write
+
+            from contextlib import redirect_stdout
+
+            with redirect_stdout(sys.stderr):  # training logs and progress go to stderr: stdout is the JSON alone
+                result = run_bench(quick=args.quick, tiny=args.tiny)
+            if args.out:
+                write(result, args.out)
+            print(json.dumps(result))
+            return 0
         if args.command == "evaluate":
             from .evaluation import external_validation
 
             print(f"metrics written: {external_validation(args.run, args.data, args.out)}")
             return 0
         cfg = load_params(args.params, args.overrides)
+        if args.command in ("validate", "run") and not cfg.uses_small_model and not cfg.dry_run:
+            from pathlib import Path
+
+            from .modeling import check_causal_lm_dir  # imports torch: paid only when a local model is named
+
+            check_causal_lm_dir(Path(cfg.base_model))  # before any kernel starts or directory exists
         if args.command == "validate":
             from .data import load_cohort
 
@@ -71,13 +97,19 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = run(cfg, only=args.only, force=args.force)
             print(f"run complete: {run_dir}")
             return 0
+        if args.command == "gate":
+            from .gate import gate_run
+
+            n = gate_run(cfg)
+            print(f"gate passed: {cfg.run_dir} ({n} files scanned)")
+            return 0
         if args.command == "book":
             from .runner import build_book
 
             index = build_book(cfg)
             print(f"book built: {index}")
             return 0
-    except (ParamsError, DataError, FileNotFoundError, ModelError) as exc:
+    except (ParamsError, DataError, FileNotFoundError, ModelError, LeakError, RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a failed stage or book build: one message, non-zero exit

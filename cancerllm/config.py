@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,15 @@ class Config:
         root = Path(self.runs_root)
         root = root if root.is_absolute() else REPO_ROOT / root
         return root / self.run_name
+
+    def stage_path(self, stage: str) -> Path:
+        """Where `stage`'s outputs live. While the runner executes that stage it sets CANCERLLM_STAGING to
+        "<stage>=<dir>" and the stage writes into the staging dir, moved into place only when the notebook
+        succeeds — so a crash never leaves half-written results where later stages or the book read them, and a
+        re-run resumes from the checkpoints kept in staging."""
+        staging = os.environ.get("CANCERLLM_STAGING", "")
+        name, _, where = staging.partition("=")
+        return Path(where) if name == stage and where else self.run_dir / stage
 
     @property
     def data_dir(self) -> Path:

@@ -25,15 +25,15 @@ CPT_STAGE, SFT_STAGE = "10_continued_pretraining", "20_instruction_tuning"
 
 
 def base_dir(cfg) -> Path:
-    return cfg.run_dir / CPT_STAGE / "models" / "base"
+    return cfg.stage_path(CPT_STAGE) / "models" / "base"
 
 
 def cpt_dir(cfg, name: str) -> Path:
-    return cfg.run_dir / CPT_STAGE / "models" / name
+    return cfg.stage_path(CPT_STAGE) / "models" / name
 
 
 def sft_dir(cfg, name: str) -> Path:
-    return cfg.run_dir / SFT_STAGE / "models" / name
+    return cfg.stage_path(SFT_STAGE) / "models" / name
 
 
 def prepare_base(cfg, corpora: dict):
@@ -210,7 +210,7 @@ def save_sets(sets: dict, out: Path) -> None:
 
 
 def load_sets(cfg) -> dict:
-    d = cfg.run_dir / SFT_STAGE / "instructions"
+    d = cfg.stage_path(SFT_STAGE) / "instructions"
     return {s: pd.read_json(d / f"{s}.jsonl", lines=True, dtype=False) for s in ("train", "dev", "test")}
 
 

@@ -103,6 +103,48 @@ def write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+#: Key fragments of measurements that differ between identical runs (wall time, memory, utilisation). They are
+#: kept out of metrics.json so two runs with the same params and seed give byte-identical metrics files.
+VOLATILE = ("seconds", "per_second", "rss", "mfu", "latency", "gflops", "tflops", "runtime", "peak_")
+
+
+def _split_volatile(obj):
+    """(deterministic part, volatile part) of a nested dict/list; lists are kept whole on the stable side."""
+    if not isinstance(obj, dict):
+        return obj, None
+    stable, vol = {}, {}
+    for k, v in obj.items():
+        if any(frag in str(k).lower() for frag in VOLATILE):
+            vol[k] = v
+            continue
+        s, t = _split_volatile(v)
+        stable[k] = s
+        if t:
+            vol[k] = t
+    return stable, vol
+
+
+def write_metrics(out_dir: Path, metrics: dict) -> None:
+    """A stage's results: metrics.json (deterministic: same params + seed on CPU fp32 -> same bytes) and
+    timings.json (wall time, throughput, memory, utilisation — read by notebooks/50_efficiency.ipynb)."""
+    stable, vol = _split_volatile(metrics)
+    write_json(Path(out_dir) / "metrics.json", stable)
+    write_json(Path(out_dir) / "timings.json", vol or {})
+
+
+def read_metrics(out_dir: Path) -> dict:
+    """metrics.json with timings.json merged back in (the inverse of `write_metrics`)."""
+    def merge(a, b):
+        for k, v in (b or {}).items():
+            a[k] = merge(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+
+    out_dir = Path(out_dir)
+    stable = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
+    timings = out_dir / "timings.json"
+    return merge(stable, json.loads(timings.read_text(encoding="utf-8")) if timings.is_file() else {})
+
+
 def read_manifest(run_dir: Path) -> dict:
     path = Path(run_dir) / "manifest.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -1,12 +1,17 @@
 """Execute the notebooks of a profile with papermill into runs/<run_name>/, and build the Jupyter Book.
 
 A run directory holds: manifest.json, notebooks/<stage>.ipynb (executed), and <stage>/ (each stage's
-metrics.json, figures, predictions, checkpoints). Stages hand results to each other through these files.
-A stage whose params did not change since it finished is skipped; `force` recomputes it.
+metrics.json, timings.json, figures, predictions, checkpoints). Stages hand results to each other through these
+files. A stage whose params and input files did not change since it finished is skipped; `force` recomputes it.
+A stage writes into .staging/<stage> and is moved into place only on success; a killed run resumes from there.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +19,9 @@ import time
 from pathlib import Path
 
 from .config import REPO_ROOT, STAGES, Config
-from .provenance import commit_description, data_description, new_manifest, read_manifest, write_json
+from .errors import RunDirError
+from .provenance import (commit_description, data_description, input_hashes, new_manifest, read_manifest,
+                         write_json)
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 BOOK_SRC = REPO_ROOT / "book"
@@ -25,8 +32,9 @@ class StageError(RuntimeError):
 
 
 def stage_dir(cfg: Config, stage: str) -> Path:
-    """Where a stage writes its outputs. Used in every notebook."""
-    d = cfg.run_dir / stage
+    """Where a stage writes its outputs (its staging directory while the runner executes it; see
+    Config.stage_path). Used in every notebook."""
+    d = cfg.stage_path(stage)
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -35,8 +43,80 @@ def available_stages() -> list[str]:
     return [s for s in STAGES if (NOTEBOOKS / f"{s}.ipynb").is_file()]
 
 
+def run_key(cfg: Config) -> str:
+    """Content hash of the resolved params and the input files: a finished stage is reused only when both match."""
+    blob = json.dumps({"params": cfg.params_hash(), "inputs": input_hashes(cfg)}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def open_run_dir(run_dir: Path) -> dict:
+    """The manifest of an existing run directory ({} for a new or empty one), or one clear RunDirError."""
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return {}
+    path = run_dir / "manifest.json"
+    if not path.is_file():
+        raise RunDirError(f"{run_dir}: exists but has no manifest.json, so it is not a cancerllm run directory; "
+                          f"remove it or choose another run_name")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RunDirError(f"{path}: damaged (not valid JSON); remove the run directory or choose another run_name") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("stages"), dict):
+        raise RunDirError(f"{path}: damaged (no 'stages' record); remove the run directory or choose another run_name")
+    return manifest
+
+
+@contextlib.contextmanager
+def _lock(run_dir: Path):
+    """One live run per directory. A lock left by a process that no longer runs marks an interrupted run: say so
+    and carry on (its finished stages are kept, the interrupted stage resumes from its last checkpoint)."""
+    lock = run_dir / ".lock"
+    if lock.is_file():
+        try:
+            pid = int(lock.read_text().split()[0])
+        except (ValueError, IndexError):
+            pid = -1
+        if pid > 0 and pid != os.getpid() and _alive(pid):
+            raise RunDirError(f"{run_dir}: another run (pid {pid}) is using this run directory; wait for it or "
+                              f"choose another run_name")
+        print(f"note: {run_dir} holds an interrupted run (pid {pid} no longer running); resuming it", file=sys.stderr)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock.write_text(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _promote(staging: Path, final: Path) -> None:
+    """Move a finished stage's staging directory into place (old outputs, if any, are removed only after)."""
+    trash = final.parent / f".trash-{final.name}"
+    shutil.rmtree(trash, ignore_errors=True)
+    if final.exists():
+        final.rename(trash)
+    staging.rename(final)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = None, progress=True) -> Path:
-    """Validate the data, then execute each stage notebook in order. Returns the run directory."""
+    """Validate the data and the run directory, then execute each stage notebook in order.
+
+    - A stage is skipped when it finished with the same params and input files (`run_key`) and no earlier stage
+      was recomputed in this call; `force` recomputes a stage (and so every later one).
+    - A stage executes into run_dir/.staging/<stage> and is moved into place only when its notebook succeeds.
+      After a crash or kill, re-running resumes: finished stages are skipped, the interrupted stage keeps its
+      staging directory and its trainer resumes from the last checkpoint there.
+    Returns the run directory."""
     import papermill as pm
 
     from .data import load_cohort
@@ -47,37 +127,60 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
         raise ValueError(f"unknown stage '{unknown[0]}'; stages are {stages}")
     cohort = load_cohort(cfg)  # data errors surface here, before any kernel starts or directory exists
     run_dir = cfg.run_dir
-    manifest = read_manifest(run_dir)
-    if manifest.get("params_hash") != cfg.params_hash():
-        manifest = new_manifest(cfg, cohort.is_real, cohort.name)
-    manifest["data_is_real"] = cohort.is_real
-    (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "manifest.json", manifest)
-    for stage in stages:
-        if only and stage not in only:
-            continue
-        done = manifest["stages"].get(stage, {})
-        if done.get("status") == "done" and stage not in (force or []) and (run_dir / "notebooks" / f"{stage}.ipynb").is_file():
-            continue
-        out_nb = run_dir / "notebooks" / f"{stage}.ipynb"
-        partial = out_nb.with_suffix(".partial.ipynb")
-        manifest["stages"][stage] = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    manifest = open_run_dir(run_dir)
+    key = run_key(cfg)
+    with _lock(run_dir):
+        if manifest.get("run_key") != key:  # new run, or other params/inputs: nothing earlier may be reused
+            shutil.rmtree(run_dir / ".staging", ignore_errors=True)
+            manifest = new_manifest(cfg, cohort.is_real, cohort.name)
+            manifest["run_key"] = key
+        manifest["data_is_real"] = cohort.is_real
+        (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "manifest.json", manifest)
-        t0 = time.perf_counter()
-        try:
-            pm.execute_notebook(str(NOTEBOOKS / f"{stage}.ipynb"), str(partial), parameters=cfg.to_dict(),
-                                cwd=str(NOTEBOOKS), progress_bar=progress, kernel_name="python3")
-        except pm.PapermillExecutionError as exc:
-            manifest["stages"][stage] = {"status": "failed", "error": exc.ename}
+        recomputed = False
+        for stage in stages:
+            if only and stage not in only:
+                continue
+            out_nb = run_dir / "notebooks" / f"{stage}.ipynb"
+            done = manifest["stages"].get(stage, {})
+            if (done.get("status") == "done" and stage not in (force or []) and not recomputed and out_nb.is_file()
+                    and (run_dir / stage).is_dir()):
+                continue
+            staging = run_dir / ".staging" / stage
+            if stage in (force or []) or done.get("status") == "done":
+                shutil.rmtree(staging, ignore_errors=True)  # a forced stage starts clean; it does not resume
+            staging.mkdir(parents=True, exist_ok=True)
+            recomputed = True
+            _execute(pm, cfg, stage, staging, out_nb, manifest, progress)
+            _promote(staging, run_dir / stage)
             write_json(run_dir / "manifest.json", manifest)
-            raise StageError(f"stage {stage} failed ({exc.ename}) — see {partial}") from None
-        _hide_injected_parameters(partial)
-        partial.replace(out_nb)
-        manifest["stages"][stage] = {"status": "done", "seconds": round(time.perf_counter() - t0, 1)}
+        manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         write_json(run_dir / "manifest.json", manifest)
-    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    write_json(run_dir / "manifest.json", manifest)
     return run_dir
+
+
+def _execute(pm, cfg: Config, stage: str, staging: Path, out_nb: Path, manifest: dict, progress: bool) -> None:
+    """Run one notebook with papermill into <stage>.partial.ipynb, outputs into `staging`; record it."""
+    run_dir = cfg.run_dir
+    partial = out_nb.with_suffix(".partial.ipynb")
+    resumed = manifest["stages"].get(stage, {}).get("status") in ("running", "failed")
+    manifest["stages"][stage] = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                 "resumed": resumed}
+    write_json(run_dir / "manifest.json", manifest)
+    t0 = time.perf_counter()
+    os.environ["CANCERLLM_STAGING"] = f"{stage}={staging}"  # inherited by the kernel papermill starts
+    try:
+        pm.execute_notebook(str(NOTEBOOKS / f"{stage}.ipynb"), str(partial), parameters=cfg.to_dict(),
+                            cwd=str(NOTEBOOKS), progress_bar=progress, kernel_name="python3")
+    except pm.PapermillExecutionError as exc:
+        manifest["stages"][stage] = {"status": "failed", "error": exc.ename}
+        write_json(run_dir / "manifest.json", manifest)
+        raise StageError(f"stage {stage} failed ({exc.ename}) — see {partial}") from None
+    finally:
+        os.environ.pop("CANCERLLM_STAGING", None)
+    _hide_injected_parameters(partial)
+    partial.replace(out_nb)
+    manifest["stages"][stage] = {"status": "done", "seconds": round(time.perf_counter() - t0, 1), "resumed": resumed}
 
 
 def _hide_injected_parameters(path: Path) -> None:
@@ -112,13 +215,20 @@ def build_book(cfg: Config) -> Path:
     """Copy the run's executed notebooks next to the book sources and build HTML offline.
 
     Any Sphinx warning or a cell error stored in a notebook fails the build (non-zero exit).
-    Returns the path of the built index.html.
+    Real data (the manifest's `data_is_real` is not false): the publishing gate (cancerllm/gate.py) scans the
+    executed notebooks before building and everything under book/_build after; a finding raises LeakError
+    and leaves no built HTML. Returns the path of the built index.html.
     """
+    from .gate import publishing_gate
+
     run_dir = cfg.run_dir
     missing = [s for s in available_stages() if not (run_dir / "notebooks" / f"{s}.ipynb").is_file()]
     if missing:
         raise FileNotFoundError(f"{run_dir}: no executed notebook for stage {missing[0]}; run `python -m cancerllm run` first")
     work = run_dir / "book"
+    gate = publishing_gate(cfg)  # None for synthetic runs: their books may show example notes
+    if gate is not None:
+        gate.check(run_dir, [run_dir / "notebooks"], remove=work / "_build")
     if work.exists():
         shutil.rmtree(work)
     shutil.copytree(BOOK_SRC, work, ignore=shutil.ignore_patterns("_build"))
@@ -131,4 +241,6 @@ def build_book(cfg: Config) -> Path:
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
         raise RuntimeError(f"jupyter-book build failed for {work}:\n{tail}")
+    if gate is not None:
+        gate.check(run_dir, [work / "_build"], remove=work / "_build")
     return work / "_build" / "html" / "index.html"

@@ -176,14 +176,68 @@ def check_disk_space(model, out_dir: Path) -> None:
                              f"({needed / 2**30:.2f} GiB), {free:,} bytes free ({free / 2**30:.2f} GiB)")
 
 
+class _StepClock:
+    """Callback: wall time and tokens (Trainer's non-padding count) of each optimizer step, from on_step_begin to
+    on_step_end — forward, backward, clipping and the optimizer; not data loading, evaluation or checkpoints."""
+
+    def __init__(self):
+        from transformers import TrainerCallback
+
+        clock = self
+        self.seconds, self.tokens = [], []
+
+        class _Cb(TrainerCallback):
+            def on_step_begin(self, args, state, control, **kw):
+                clock._t0, clock._n0 = time.perf_counter(), state.num_input_tokens_seen
+
+            def on_step_end(self, args, state, control, **kw):
+                if getattr(clock, "_t0", None) is not None:
+                    clock.seconds.append(time.perf_counter() - clock._t0)
+                    clock.tokens.append(state.num_input_tokens_seen - clock._n0)
+                    clock._t0 = None
+        self.cb = _Cb()
+
+
+def _cost_metrics(trainer, clock: _StepClock, measured, tokens_per_step) -> dict:
+    """Peak memory, model FLOPs per token and MFU of a finished training run (cancerllm.efficiency conventions).
+    MFU is over the optimizer-step windows, leaving out the first (warm-up) step when there are more."""
+    from . import efficiency
+
+    args, model, world = trainer.args, trainer.model, max(1, trainer.args.world_size)
+    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * world  # sequences
+    tokens = trainer.state.num_input_tokens_seen or (tokens_per_step or 0) * trainer.state.global_step
+    counted = sum(clock.tokens)  # this session's steps (a resumed run counts only what it trained)
+    seq_len = counted / (per_step * len(clock.tokens)) if counted else tokens / max(1, per_step * trainer.state.global_step)
+    fpt = efficiency.model_flops_per_token(model, seq_len, mode="train")
+    dtype = torch.bfloat16 if args.bf16 else torch.float32
+    peak = efficiency.peak_gflops(dtype, "cuda" if torch.cuda.is_available() and not args.use_cpu else "cpu")
+    steps = list(zip(clock.seconds, clock.tokens))[1:] if len(clock.seconds) > 1 else list(zip(clock.seconds, clock.tokens))
+    step_s, step_tok = sum(s for s, _ in steps), sum(t for _, t in steps)
+    out = {"peak_rss_gb": round(measured.peak_rss_gb, 3), "flops_per_token": round(fpt),
+           "peak_gflops": peak, "peak_dtype": str(dtype).removeprefix("torch."), "threads": torch.get_num_threads(),
+           "step_seconds": round(step_s / max(len(steps), 1), 4),
+           "mfu": round(efficiency.mfu(fpt, step_tok / world, step_s, peak), 4) if step_tok else None}
+    if measured.peak_gpu_gb is not None:
+        out["peak_gpu_gb"] = round(measured.peak_gpu_gb, 3)
+    if tokens and not tokens_per_step:  # SFT: real (non-padding) tokens, counted by the Trainer
+        out["tokens_seen"] = int(tokens)
+        out["tokens_per_second"] = round(tokens / max(measured.seconds, 1e-9), 1)
+    return out
+
+
 def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
-    check_disk_space(trainer.model, out_dir)
+    from . import efficiency
+
+    efficiency.configure_threads()
     if stop_after_steps:
         trainer.add_callback(_StopAfter(stop_after_steps).cb)
+    clock = _StepClock()
+    trainer.add_callback(clock.cb)
+    trainer.args.include_num_input_tokens_seen = "non_padding"  # token count for tokens/s and MFU
     resume = _last_checkpoint(out_dir)
-    t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume)
-    seconds = time.perf_counter() - t0
+    with efficiency.measure() as measured:
+        result = trainer.train(resume_from_checkpoint=resume)
+    seconds = measured.seconds
     model = trainer.model
     history = [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
     steps = trainer.state.global_step
@@ -197,6 +251,7 @@ def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
     if tokens_per_step:
         metrics["tokens_seen"] = int(tokens_per_step * steps)
         metrics["tokens_per_second"] = round(tokens_per_step * steps / max(seconds, 1e-9), 1)
+    metrics.update(_cost_metrics(trainer, clock, measured, tokens_per_step))
     final = Path(out_dir) / "final"
     model.save_pretrained(final, safe_serialization=True)
     trainer.processing_class.save_pretrained(final)

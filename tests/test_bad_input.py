@@ -1,0 +1,257 @@
+"""The bad-input matrix in one place: each case gets one test that asserts the exact message.
+
+Params and data cases go through the real command line (`cli.main`, the code path of `python -m cancerllm`):
+`validate` and `run` both answer exit code 2 with that one line on stderr, print nothing on stdout, and no run
+directory is created. Model cases answer before any kernel starts; the adapter and disk-space cases are the
+library's checks inside the training chapters (tiny random models, no training step is taken).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+
+from cancerllm.cli import main
+from cancerllm.data.schema import NOTE_TYPES
+
+ROWS = [  # three patients, four notes; P1's two notes share the T2 label
+    {"patient_id": "P1", "note_id": "N1", "note_type": "clinical_note", "text": "Breast mass, T2 N0.", "t_stage": "T2"},
+    {"patient_id": "P1", "note_id": "N2", "note_type": "pathology_report", "text": "Ductal carcinoma.",
+     "t_stage": "T2"},
+    {"patient_id": "P2", "note_id": "N3", "note_type": "clinical_note", "text": "Lung nodule.", "t_stage": "T1a"},
+    {"patient_id": "P3", "note_id": "N4", "note_type": "clinical_note", "text": "Gleason 3+4.", "t_stage": None},
+]
+
+
+def _rows(**changes):
+    """ROWS with changes given as col_row=value, e.g. text_2="" sets row 2's text (rows counted from 1)."""
+    rows = [dict(r) for r in ROWS]
+    for key, value in changes.items():
+        col, row = key.rsplit("_", 1)
+        rows[int(row) - 1][col] = value
+    return rows
+
+
+def _params(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "p.yaml"
+    path.write_text(f"run_name: bad\nruns_root: {tmp_path / 'runs'}\nn_patients: 12\nn_general_notes: 6\n{extra}",
+                    encoding="utf-8")
+    return path
+
+
+def _custom(tmp_path: Path, data: Path) -> Path:
+    return _params(tmp_path, f"data_source: custom\ncustom_data_path: {data}\n")
+
+
+def _refused(capsys, params: Path, message: str, overrides=()) -> None:
+    """`validate` and `run` both: exit 2, exactly `error: <message>` on stderr, nothing written."""
+    sets = [a for o in overrides for a in ("--set", o)]
+    for command in ("validate", "run"):
+        assert main([command, str(params), *sets]) == 2, command
+        out, err = capsys.readouterr()
+        assert (out, err) == ("", f"error: {message}\n"), command
+    assert not (params.parent / "runs").exists(), "a refused input must not create a run directory"
+
+
+# ----------------------------------------------------------------------------- data files
+def test_missing_file(tmp_path, capsys):
+    data = tmp_path / "nowhere" / "notes.csv"
+    _refused(capsys, _custom(tmp_path, data), f"{data}: file not found")
+
+
+def test_non_utf8_file(tmp_path, capsys):
+    data = tmp_path / "latin1.csv"
+    data.write_bytes(b"patient_id,note_id,note_type,text\nP1,N1,clinical_note,caf\xe9 au lait\n")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: not UTF-8 text (line 2, byte 57); re-save the file as UTF-8")
+
+
+def test_unreadable_file(tmp_path, capsys):
+    data = tmp_path / "broken.parquet"
+    data.write_bytes(b"not a parquet file")
+    main(["validate", str(_custom(tmp_path, data))])
+    err = capsys.readouterr().err  # the reader's own reason follows; the line is checked up to it
+    assert err.startswith(f"error: {data}: unreadable (") and err.endswith(")\n") and err.count("\n") == 1
+    assert main(["run", str(_custom(tmp_path, data))]) == 2 and capsys.readouterr().err == err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unsupported_file_type(tmp_path, capsys):
+    data = tmp_path / "notes.xlsx"
+    data.write_bytes(b"PK")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: unsupported file type; use .csv, .csv.gz, .jsonl or .parquet")
+
+
+def test_missing_required_column(tmp_path, capsys, write_notes):
+    data = write_notes([{k: v for k, v in r.items() if k != "text"} for r in ROWS], "nocol.csv")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: missing required column 'text'")
+
+
+def test_empty_text(tmp_path, capsys, write_notes):
+    data = write_notes(_rows(text_3="   "), "empty.jsonl")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: row 3: empty text")
+
+
+def test_duplicate_note_ids(tmp_path, capsys, write_notes):
+    data = write_notes(_rows(note_id_4="N2"), "dup.csv")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: row 4: duplicate note_id 'N2'")
+
+
+def test_patient_in_two_splits(tmp_path, capsys, write_notes):
+    rows = [{**r, "split": s} for r, s in zip(ROWS, ["train", "test", "dev", "test"])]
+    data = write_notes(rows, "leak.parquet")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: patient 'P1' appears in more than one split")
+
+
+def test_label_outside_allowed_set(tmp_path, capsys, write_notes):
+    data = write_notes(_rows(t_stage_1="T7", t_stage_2="T7"), "t7.csv")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: patient 'P1': t_stage label 'T7' is outside the allowed set")
+
+
+def test_unknown_note_type(tmp_path, capsys, write_notes):
+    data = write_notes(_rows(note_type_2="discharge"), "type.csv")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: row 2: note_type 'discharge' is not one of {NOTE_TYPES}")
+
+
+# ----------------------------------------------------------------------------- params
+def test_missing_params_file(tmp_path, capsys):
+    path = tmp_path / "absent.yaml"
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr() == ("", f"error: {path}: params file not found\n")
+
+
+def test_unknown_params_key(tmp_path, capsys):
+    path = _params(tmp_path, "n_patinets: 5\n")
+    _refused(capsys, path, f"{path}: unknown key 'n_patinets' (valid keys are listed in params/demo.yaml)")
+
+
+def test_wrong_type(tmp_path, capsys):
+    path = _params(tmp_path, "hidden_size: sixty-four\n")
+    _refused(capsys, path, f"{path}: key 'hidden_size' must be int, got str 'sixty-four'")
+
+
+def test_wrong_type_from_command_line(tmp_path, capsys):
+    path = _params(tmp_path)
+    _refused(capsys, path, f"{path}: key 'bf16' must be bool, got int 1", overrides=["bf16=1"])
+
+
+def test_zero_size(tmp_path, capsys):
+    path = _params(tmp_path, "hidden_size: 0\n")
+    _refused(capsys, path, f"{path}: key 'hidden_size' must be > 0, got 0")
+
+
+def test_negative_size(tmp_path, capsys):
+    path = _params(tmp_path, "sft_per_device_train_batch_size: -4\n")
+    _refused(capsys, path, f"{path}: key 'sft_per_device_train_batch_size' must be > 0, got -4")
+
+
+def test_negative_step_cap(tmp_path, capsys):
+    path = _params(tmp_path, "cpt_max_steps: -5\n")
+    _refused(capsys, path, f"{path}: key 'cpt_max_steps' must be -1 (no cap) or > 0, got -5")
+
+
+# ----------------------------------------------------------------------------- models
+def test_model_path_without_config(tmp_path, capsys):
+    model_dir = tmp_path / "somedir"
+    model_dir.mkdir()
+    _refused(capsys, _params(tmp_path, f"base_model: {model_dir}\n"),
+             f"{model_dir}: not a model directory (no config.json); base_model must be 'small' or a local causal LM")
+
+
+def test_model_path_not_a_causal_lm(tmp_path, capsys):
+    model_dir = tmp_path / "bert"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text(json.dumps({"architectures": ["BertForMaskedLM"]}))
+    (model_dir / "model.safetensors").write_bytes(b"")
+    _refused(capsys, _params(tmp_path, f"base_model: {model_dir}\n"),
+             f"{model_dir}: config.json architectures ['BertForMaskedLM'] is not a causal LM (…ForCausalLM)")
+
+
+def test_model_with_pickle_weights_only(tmp_path, capsys):
+    model_dir = tmp_path / "pickled"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text(json.dumps({"architectures": ["MistralForCausalLM"]}))
+    (model_dir / "pytorch_model.bin").write_bytes(b"")
+    _refused(capsys, _params(tmp_path, f"base_model: {model_dir}\n"),
+             f"{model_dir}: no .safetensors weights (pickle .bin weights are refused)")
+
+
+TINY = {"n_patients": 8, "n_general_notes": 4, "vocab_size": 400, "hidden_size": 16, "intermediate_size": 32,
+        "num_attention_heads": 2, "num_key_value_heads": 1, "num_hidden_layers": 1, "cpt_block_size": 32,
+        "cpt_max_steps": 2, "save_steps": 1, "eval_steps": 1, "cpt_per_device_train_batch_size": 2,
+        "ablation_models": ["no_cpt"]}
+
+
+@pytest.fixture
+def tiny_base(tmp_path):
+    """A tiny saved base model and tokenizer in a run directory (no training)."""
+    from cancerllm import pipeline, training
+    from cancerllm.config import make_config
+    from cancerllm.data.synthetic import generate_cohort
+
+    cfg = make_config({"runs_root": str(tmp_path / "runs"), **TINY})
+    cohort = generate_cohort(cfg.n_patients, seed=cfg.seed, n_general_notes=cfg.n_general_notes)
+    corpora = training.cpt_corpora(cohort, cfg.seed)
+    model, tokenizer = pipeline.prepare_base(cfg, corpora)
+    return cfg, corpora, model, tokenizer
+
+
+def test_adapter_trained_on_a_different_base(tiny_base):
+    from peft import get_peft_model
+
+    from cancerllm import pipeline, training
+    from cancerllm.config import make_config
+    from cancerllm.errors import ModelError
+
+    cfg, corpora, model, _ = tiny_base
+    adapter = pipeline.sft_dir(cfg, "no_cpt") / "final"
+    get_peft_model(model, training.lora_config(2, 4, 0.0, "all-linear")).save_pretrained(adapter)
+    (adapter / "base.json").write_text(json.dumps(pipeline.init_fingerprint(cfg, "no_cpt")))
+    assert type(pipeline.load_tuned(cfg, "no_cpt")[0]).__name__ == "PeftModelForCausalLM"  # its own base: fine
+    pipeline.prepare_base(make_config({**cfg.to_dict(), "seed": cfg.seed + 1}), corpora)  # base replaced
+    with pytest.raises(ModelError) as info:
+        pipeline.load_tuned(cfg, "no_cpt")
+    assert str(info.value) == (f"{adapter}: adapter was trained on a different base ({pipeline.base_dir(cfg)}); "
+                               "re-run 20_instruction_tuning")
+
+
+# ----------------------------------------------------------------------------- disk
+def test_no_disk_space_for_a_checkpoint(tiny_base, monkeypatch):
+    from cancerllm import training
+    from cancerllm.errors import DiskSpaceError
+
+    cfg, corpora, model, tokenizer = tiny_base
+    out = cfg.run_dir / "10_continued_pretraining" / "models" / "cancer_cpt"
+    seen = []
+
+    def full_disk(path):
+        seen.append(Path(path))
+        return namedtuple("usage", "total used free")(10**9, 10**9 - 1000, 1000)
+
+    monkeypatch.setattr(shutil, "disk_usage", full_disk)
+    n_bytes = 4 * sum(p.numel() for p in model.parameters())  # fp32
+    needed = 2 * n_bytes + 2 * n_bytes  # a checkpoint (weights + AdamW's 2 moments) and the final weights
+    with pytest.raises(DiskSpaceError) as info:
+        training.run_cpt(cfg, model, tokenizer, corpora["cancer"]["train"], out)
+    assert str(info.value) == (f"{out}: not enough disk space for checkpoints: needs {needed:,} bytes "
+                               f"({needed / 2**30:.2f} GiB), 1,000 bytes free (0.00 GiB)")
+    assert seen and all(out.resolve().is_relative_to(p) for p in seen)  # asked about the disk out/ goes on
+    assert not list(out.glob("checkpoint-*")) and not (out / "final").exists()
+
+
+def test_disk_estimate_for_lora_counts_the_adapter_only(tiny_base):
+    from peft import get_peft_model
+
+    from cancerllm import training
+
+    _, _, model, _ = tiny_base
+    full = training.checkpoint_bytes(model)
+    n = sum(p.numel() for p in model.parameters())
+    assert full == (4 * n, 8 * n)
+    lora = get_peft_model(model, training.lora_config(2, 4, 0.0, "all-linear"))
+    adapter = 4 * sum(p.numel() for p in lora.parameters() if p.requires_grad)
+    assert 0 < adapter < 4 * n / 10
+    assert training.checkpoint_bytes(lora) == (adapter, 2 * adapter)
