@@ -99,7 +99,7 @@ class Config:
     bootstrap_samples: int = 200  # bootstrap resamples for 95% CIs
     # --- robustness (our testbed design; the paper's was not published) -----------------------
     robustness_rates: list = field(default_factory=lambda: [0.0, 0.1, 0.3])  # misspelling rates: fraction of words edited
-    robustness_ocr: bool = True  # also sweep OCR-style confusions (l/1, O/0, rn/m) at the same rates
+    robustness_ocr: bool = True  # also sweep OCR-style confusions (l/1, O/0, rn/m, I/l, S/5, cl/d, e/c) at the same rates
     robustness_max_instances: int = 40  # test instances per perturbation (both tasks, balanced); -1 = all
     # --- efficiency ----------------------------------------------------------------------------
     efficiency_hidden_sizes: list = field(default_factory=lambda: [32, 64, 128])  # scaling sweep: model widths

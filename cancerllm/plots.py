@@ -163,3 +163,192 @@ def confusion_grid(mats: dict, system: str, source: str, max_labels: int = 12):
     fig.suptitle(f"Confusion matrices, {system} ({source})")
     fig.tight_layout()
     return fig
+
+
+def robustness_curves(sweep: pd.DataFrame, metric: str, source: str):
+    """F1 against the share of words perturbed, with 95% CI bands, one colour per system and one panel per task:
+    misspelling solid, OCR confusions dashed. Used in notebooks/40_robustness.ipynb."""
+    sub = sweep[(sweep["metric"] == metric) & sweep["condition"].isin(["misspelling", "ocr"])]
+    tasks = list(dict.fromkeys(sub["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.4), squeeze=False, sharey=True)
+    for ax, task in zip(axes[0], tasks):
+        for (system, cond), g in sub[sub["task"] == task].groupby(["system", "condition"], sort=False):
+            g = g.sort_values("rate")
+            x, color, ls = 100 * g["rate"], MODEL_COLORS.get(system, "#333333"), "-" if cond == "misspelling" else "--"
+            ax.plot(x, g["f1"], color=color, ls=ls, marker="o", ms=3, label=f"{system} ({cond})")
+            ax.fill_between(x, g["f1_ci_low"], g["f1_ci_high"], color=color, alpha=0.12, lw=0)
+        ax.set(title=task.replace("_", " "), xlabel="words perturbed (% of eligible words)",
+               ylabel=f"F1 (×100, {metric}) with 95% CI", ylim=(-2, 102))
+    axes[0][-1].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle(f"F1 under misspelling (solid) and OCR noise (dashed) ({source})")
+    fig.tight_layout()
+    return fig
+
+
+def evidence_bars(cf: pd.DataFrame, source: str):
+    """Counterfactual notes: % of answers that follow the edited note (evidence), repeat the original label
+    (prior) or are something else, per system, with 95% bootstrap CIs. Used in notebooks/40_robustness.ipynb."""
+    kinds = [("evidence_following", "edited value (evidence-following)", "#55A868"),
+             ("prior_following", "original label (prior-following)", "#C44E52"), ("other", "other answer", "#BBBBBB")]
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(cf) + 2), 4.2))
+    if cf.empty:
+        ax.text(0.5, 0.5, "no counterfactual instances in this run", ha="center", va="center", transform=ax.transAxes)
+        ax.set(title=f"Answers to counterfactual notes ({source})", xlabel="system", ylabel="answers (% of instances)")
+        return fig
+    width = 0.8 / len(kinds)
+    x = range(len(cf))
+    for k, (col, label, color) in enumerate(kinds):
+        pos = [i + (k - 1) * width for i in x]
+        err = [cf[col] - cf[f"{col}_ci_low"], cf[f"{col}_ci_high"] - cf[col]]
+        ax.bar(pos, cf[col], width, yerr=err, capsize=3, color=color, label=label, ecolor="#444444")
+    ax.set_xticks(list(x), cf["system"])
+    n = ", ".join(sorted({str(int(v)) for v in cf["n"]}))
+    ax.set(title=f"Answers to counterfactual notes (n = {n} per system) ({source})", xlabel="system",
+           ylabel="answers (% of instances) with 95% CI", ylim=(0, 105))
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+RETRIEVER_COLORS = {"none": "#999999", "bm25": "#4C72B0", "tfidf": "#55A868", "char_ngram": "#C44E52"}
+
+
+def retrieval_gain(gains: pd.DataFrame, source: str):
+    """F1 with retrieval minus without (paired-bootstrap 95% CI) per model and retriever, one panel per task;
+    clean notes only. Used in notebooks/60_retrieval.ipynb."""
+    import numpy as np
+
+    sub = gains[gains["noise"] == 0]
+    tasks, retr = list(dict.fromkeys(sub["task"])), list(dict.fromkeys(sub["retriever"]))
+    systems = list(dict.fromkeys(sub["system"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False, sharey=True)
+    width = 0.8 / max(len(retr), 1)
+    for ax, task in zip(axes[0], tasks):
+        t = sub[sub["task"] == task]
+        for j, name in enumerate(retr):
+            g = t[t["retriever"] == name].set_index("system").reindex(systems)
+            x = np.arange(len(systems)) + (j - (len(retr) - 1) / 2) * width
+            ax.bar(x, g["diff"], width, yerr=[g["diff"] - g["ci_low"], g["ci_high"] - g["diff"]], capsize=3,
+                   color=RETRIEVER_COLORS.get(name), label=name)
+            ax.plot(x, g["diff"], "o", ms=3, color=RETRIEVER_COLORS.get(name))  # a gain of exactly 0 stays visible
+        ax.axhline(0, color="#333333", lw=0.8)
+        ax.set_xticks(range(len(systems)), systems)
+        ax.set(title=task.replace("_", " "), xlabel="model", ylabel="F1 gain (points ×100) with 95% CI")
+    k = int(sub["k"].iloc[0]) if len(sub) else 0
+    axes[0][0].legend(title=f"retriever (k = {k})", fontsize="small")
+    fig.suptitle(f"F1 with retrieved examples minus without, per model ({source})")
+    fig.tight_layout()
+    return fig
+
+
+def k_sweep(scores: pd.DataFrame, source: str, system: str | None = None, metric: str = "rouge_l_reference"):
+    """F1 (95% CI band) against the number of retrieved examples k, one line per retriever (solid: the model,
+    dashed: kNN majority of the retrieved answers), clean notes, one panel per task; k = 0 is no retrieval.
+    Used in notebooks/60_retrieval.ipynb."""
+    sub = scores[(scores["metric"] == metric) & (scores["noise"] == 0)]
+    lms = [s for s in dict.fromkeys(sub["system"]) if s != "knn"]
+    system = system or ("cancer_cpt" if "cancer_cpt" in lms else lms[-1])
+    tasks = list(dict.fromkeys(sub["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        t = sub[sub["task"] == task]
+        base = t[(t["k"] == 0) & (t["system"] == system)]
+        for name in [r for r in dict.fromkeys(t["retriever"]) if r != "none"]:
+            for who, ls in ((system, "-"), ("knn", "--")):
+                line = t[(t["retriever"] == name) & (t["system"] == who)]
+                if who == system:
+                    line = pd.concat([base, line])
+                line = line.sort_values("k")
+                color = RETRIEVER_COLORS.get(name)
+                ax.plot(line["k"], line["f1"], ls=ls, marker="o", color=color,
+                        label=f"{name}: {'kNN' if who == 'knn' else system}")
+                ax.fill_between(line["k"], line["f1_ci_low"], line["f1_ci_high"], color=color, alpha=0.12)
+        ax.set(title=task.replace("_", " "), xlabel="retrieved examples in the prompt (k)",
+               ylabel=f"F1 (×100, {metric}) with 95% CI", ylim=(-2, 102))
+        ax.set_xticks(sorted(t["k"].unique()))
+    axes[0][-1].legend(fontsize="x-small")
+    fig.suptitle(f"F1 against k, {system} and kNN ({source})")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- efficiency (notebooks/50_efficiency.ipynb)
+def scaling_frontier(scaling: pd.DataFrame, hardware: str):
+    """Left: seconds per 100 instruction-tuning steps against parameters (log-log), one point per width.
+    Right: dev loss reached against training seconds, the accuracy/cost frontier. Used in 50_efficiency."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    a.plot(scaling["params"], scaling["s per 100 steps"], marker="o", color="#4C72B0")
+    b.plot(scaling["seconds"], scaling["dev loss"], marker="o", color="#C44E52")
+    for h, r in scaling.iterrows():
+        a.annotate(f"hidden {h}", (r["params"], r["s per 100 steps"]), textcoords="offset points", xytext=(5, -12),
+                   fontsize="small")
+        b.annotate(f"{r['params'] / 1e6:.2g}M params", (r["seconds"], r["dev loss"]), textcoords="offset points",
+                   xytext=(5, 4), fontsize="small")
+    a.set(xscale="log", yscale="log", title="Training time against model size", xlabel="parameters (log scale)",
+          ylabel="seconds per 100 SFT steps (log scale)")
+    b.set(title="Dev loss reached against training time", xlabel="training wall time (s)",
+          ylabel="dev loss after the sweep's steps (nats/token)")
+    fig.suptitle(f"Scaling sweep, LoRA SFT from random init (measured here, {hardware})")
+    fig.tight_layout()
+    return fig
+
+
+def stage_cost_bars(costs: pd.DataFrame, hardware: str):
+    """Seconds per 100 steps and tokens/s of every training run of stages 10 and 20. Used in 50_efficiency."""
+    labels = costs["stage"] + " " + costs["model"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(costs) + 2))
+    colors = [MODEL_COLORS.get(m, "#777777") for m in costs["model"]]
+    for ax, col, xlabel in zip(axes, ["s per 100 steps", "tokens/s"], ["seconds per 100 optimizer steps",
+                                                                      "training tokens per second"]):
+        ax.barh(labels[::-1], pd.to_numeric(costs[col], errors="coerce").fillna(0)[::-1], color=colors[::-1])
+        ax.set(xlabel=xlabel, title=col)
+    fig.suptitle(f"Cost of each training run (measured here, {hardware})")
+    fig.tight_layout()
+    return fig
+
+
+def lora_full_bars(table: pd.DataFrame, hardware: str):
+    """Full fine-tuning vs LoRA: seconds per step, peak memory, trainable parameters, checkpoint size.
+    Used in 50_efficiency."""
+    panels = [("step_seconds", "seconds per step"), ("peak_rss_gb", "peak RSS (GiB)"),
+              ("params_trainable", "trainable parameters"), ("checkpoint_mb", "saved weights (MiB)")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(12, 3.4))
+    for ax, (col, label) in zip(axes, panels):
+        ax.bar(table.index, pd.to_numeric(table[col]), color=["#4C72B0", "#DD8452"][: len(table)])
+        ax.set(title=label, ylabel=label)
+    fig.suptitle(f"Full fine-tuning vs LoRA, same model, data and steps (measured here, {hardware})")
+    fig.tight_layout()
+    return fig
+
+
+def inference_panels(sweep: pd.DataFrame, hardware: str):
+    """Generation: throughput and latency against batch size (the reference loop as a point at batch 1),
+    KV cache on/off, and throughput against prompt length. Used in 50_efficiency."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    bs = sweep[sweep["experiment"] == "batch size"]
+    ax = axes[0]
+    ax.plot(bs["setting"].astype(int), bs["tokens/s"], marker="o", color="#4C72B0", label="batched generate (tokens/s)")
+    ref = sweep[sweep["experiment"] == "reference loop"]
+    if len(ref):
+        ax.scatter([1], ref["tokens/s"], color="#C44E52", zorder=3, label="reference loop, one prompt at a time")
+    ax.set(xscale="log", title="Throughput and latency against batch size", xlabel="batch size (log scale)",
+           ylabel="generated tokens per second")
+    ax2 = ax.twinx()
+    ax2.plot(bs["setting"].astype(int), bs["latency per batch (s)"], marker="s", ls="--", color="#55A868",
+             label="latency per batch (s)")
+    ax2.set_ylabel("seconds per batch (latency)")
+    ax2.grid(False)
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize="small", loc="upper left")
+    kv = sweep[sweep["experiment"] == "KV cache"]
+    axes[1].bar("KV cache " + kv["setting"].astype(str), kv["tokens/s"], color=["#C44E52", "#4C72B0"][: len(kv)])
+    axes[1].set(title="KV cache", xlabel="", ylabel="generated tokens per second")
+    pl = sweep[sweep["experiment"] == "prompt length"]
+    full = bs[bs["setting"].astype(int) == 16]
+    xs = list(pl["setting"].astype(str)) + (["full prompts"] if len(full) else [])
+    ys = list(pl["tokens/s"]) + list(full["tokens/s"])
+    axes[2].bar(xs, ys, color="#8172B3")
+    axes[2].set(title="Prompt length (batch 16)", xlabel="prompt length", ylabel="generated tokens per second")
+    fig.suptitle(f"Greedy generation cost (measured here, {hardware})")
+    fig.tight_layout()
+    return fig

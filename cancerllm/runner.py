@@ -156,6 +156,8 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
             write_json(run_dir / "manifest.json", manifest)
         manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         write_json(run_dir / "manifest.json", manifest)
+        with contextlib.suppress(OSError):
+            (run_dir / ".staging").rmdir()  # only when empty: an unfinished stage keeps its checkpoints there
     return run_dir
 
 

@@ -210,7 +210,7 @@ def test_adapter_trained_on_a_different_base(tiny_base):
     adapter = pipeline.sft_dir(cfg, "no_cpt") / "final"
     get_peft_model(model, training.lora_config(2, 4, 0.0, "all-linear")).save_pretrained(adapter)
     (adapter / "base.json").write_text(json.dumps(pipeline.init_fingerprint(cfg, "no_cpt")))
-    assert type(pipeline.load_tuned(cfg, "no_cpt")[0]).__name__ == "PeftModelForCausalLM"  # its own base: fine
+    assert type(pipeline.load_tuned(cfg, "no_cpt", merge=False)[0]).__name__ == "PeftModelForCausalLM"  # its own base: fine
     pipeline.prepare_base(make_config({**cfg.to_dict(), "seed": cfg.seed + 1}), corpora)  # base replaced
     with pytest.raises(ModelError) as info:
         pipeline.load_tuned(cfg, "no_cpt")

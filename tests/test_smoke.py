@@ -20,6 +20,9 @@ FIGURES = {
     "10_continued_pretraining": ["perplexity.png", "cpt_loss.png"],
     "20_instruction_tuning": ["sft_loss.png"],
     "30_evaluation": ["forest.png", "per_field.png", "per_cancer_type.png", "confusion.png"],
+    "40_robustness": ["robustness_curves.png", "evidence.png"],
+    "50_efficiency": ["stage_costs.png", "scaling.png", "lora_vs_full.png", "inference.png"],
+    "60_retrieval": ["retrieval_gain.png", "k_sweep.png"],
 }
 pytestmark = pytest.mark.slow
 

@@ -112,7 +112,7 @@ def test_adapter_on_wrong_base_is_refused(world):
     sets = pipeline.instruction_sets(cfg, cohort, tok)
     cfg1 = make_config({**cfg.to_dict(), "ablation_models": ["no_cpt"], "sft_max_steps": 2})
     pipeline.instruction_tuning(cfg1, sets)
-    model, _ = pipeline.load_tuned(cfg1, "no_cpt")
+    model, _ = pipeline.load_tuned(cfg1, "no_cpt", merge=False)
     assert type(model).__name__ == "PeftModelForCausalLM"
     base_json = pipeline.sft_dir(cfg1, "no_cpt") / "final" / "base.json"
     rec = json.loads(base_json.read_text())
