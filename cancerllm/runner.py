@@ -43,9 +43,20 @@ def available_stages() -> list[str]:
     return [s for s in STAGES if (NOTEBOOKS / f"{s}.ipynb").is_file()]
 
 
-def run_key(cfg: Config) -> str:
-    """Content hash of the resolved params and the input files: a finished stage is reused only when both match."""
-    blob = json.dumps({"params": cfg.params_hash(), "inputs": input_hashes(cfg)}, sort_keys=True).encode()
+#: Params that only one analysis chapter reads: changing them reruns that chapter alone. Every other param can
+#: change what stages 00-30 compute, so it is part of every stage's key (and those stages cascade).
+ANALYSIS_PARAMS = {"40_robustness": ("robustness_",), "50_efficiency": ("efficiency_",), "60_retrieval": ("retriev",)}
+NOT_RESULTS = ("run_name", "runs_root")  # where a run lives does not change what it computes
+
+
+def stage_key(params: dict, inputs: dict, stage: str) -> str:
+    """Content hash of what a stage's results depend on: the params it reads and the input files' hashes.
+    Works on a manifest's stored params too, so runs recorded by older code are recognised."""
+    def foreign(key):
+        return key in NOT_RESULTS or any(key.startswith(pre) for st, pres in ANALYSIS_PARAMS.items() if st != stage
+                                         for pre in pres)
+    kept = {k: v for k, v in params.items() if not foreign(k)}
+    blob = json.dumps({"params": kept, "inputs": inputs}, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -111,8 +122,9 @@ def _promote(staging: Path, final: Path) -> None:
 def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = None, progress=True) -> Path:
     """Validate the data and the run directory, then execute each stage notebook in order.
 
-    - A stage is skipped when it finished with the same params and input files (`run_key`) and no earlier stage
-      was recomputed in this call; `force` recomputes a stage (and so every later one).
+    - A stage is skipped when it finished with the same `stage_key` (the params it reads + input file hashes) and
+      no earlier stage of 00-30 was recomputed in this call; `force` recomputes a stage (and, for 00-30, every
+      later one). Changing a robustness, efficiency or retrieval param reruns that chapter alone.
     - A stage executes into run_dir/.staging/<stage> and is moved into place only when its notebook succeeds.
       After a crash or kill, re-running resumes: finished stages are skipped, the interrupted stage keeps its
       staging directory and its trainer resumes from the last checkpoint there.
@@ -128,30 +140,30 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
     cohort = load_cohort(cfg)  # data errors surface here, before any kernel starts or directory exists
     run_dir = cfg.run_dir
     manifest = open_run_dir(run_dir)
-    key = run_key(cfg)
+    params, inputs = cfg.to_dict(), input_hashes(cfg)
     with _lock(run_dir):
-        if manifest.get("run_key") != key:  # new run, or other params/inputs: nothing earlier may be reused
-            shutil.rmtree(run_dir / ".staging", ignore_errors=True)
-            manifest = new_manifest(cfg, cohort.is_real, cohort.name)
-            manifest["run_key"] = key
-        manifest["data_is_real"] = cohort.is_real
+        old = manifest
+        manifest = new_manifest(cfg, cohort.is_real, cohort.name)  # this call's code, params, inputs, hardware
+        manifest["stages"] = old.get("stages", {})
+        if old.get("started") and old.get("params"):
+            manifest["started"] = old["started"]
         (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "manifest.json", manifest)
-        recomputed = False
+        recomputed = False  # once a stage of 00-30 reruns, every later stage reads new results and reruns too
         for stage in stages:
             if only and stage not in only:
                 continue
+            key = stage_key(params, inputs, stage)
             out_nb = run_dir / "notebooks" / f"{stage}.ipynb"
             done = manifest["stages"].get(stage, {})
-            if (done.get("status") == "done" and stage not in (force or []) and not recomputed and out_nb.is_file()
-                    and (run_dir / stage).is_dir()):
+            recorded = done.get("key") or (old.get("params") and stage_key(old["params"], old.get("inputs", {}), stage))
+            if (done.get("status") == "done" and recorded == key and stage not in (force or []) and not recomputed
+                    and out_nb.is_file() and (run_dir / stage).is_dir()):
                 continue
-            staging = run_dir / ".staging" / stage
-            if stage in (force or []) or done.get("status") == "done":
-                shutil.rmtree(staging, ignore_errors=True)  # a forced stage starts clean; it does not resume
-            staging.mkdir(parents=True, exist_ok=True)
-            recomputed = True
+            staging = _staging(run_dir, stage, key, clean=stage in (force or []) or done.get("status") == "done")
+            recomputed = recomputed or stage not in ANALYSIS_PARAMS
             _execute(pm, cfg, stage, staging, out_nb, manifest, progress)
+            manifest["stages"][stage]["key"] = key
             _promote(staging, run_dir / stage)
             write_json(run_dir / "manifest.json", manifest)
         manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -159,6 +171,18 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
         with contextlib.suppress(OSError):
             (run_dir / ".staging").rmdir()  # only when empty: an unfinished stage keeps its checkpoints there
     return run_dir
+
+
+def _staging(run_dir: Path, stage: str, key: str, clean: bool) -> Path:
+    """The stage's staging directory. Kept across an interruption (its checkpoints let training resume) only
+    when it was made for the same stage key; otherwise, or when `clean`, it starts empty."""
+    staging = run_dir / ".staging" / stage
+    marker = staging / ".stage_key"
+    if clean or not marker.is_file() or marker.read_text().strip() != key:
+        shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True, exist_ok=True)
+    marker.write_text(key + "\n")
+    return staging
 
 
 def _execute(pm, cfg: Config, stage: str, staging: Path, out_nb: Path, manifest: dict, progress: bool) -> None:

@@ -144,3 +144,21 @@ def test_damaged_manifest_is_refused(tmp_path):
     assert str(exc.value) == (f"{tmp_path / 'manifest.json'}: damaged (not valid JSON); remove the run directory or "
                               f"choose another run_name")
     assert open_run_dir(tmp_path / "new") == {}
+
+
+def test_stage_keys_follow_the_params_each_stage_reads():
+    from cancerllm.config import Config
+    from cancerllm.runner import stage_key
+
+    base = Config().to_dict()
+    keys = lambda p: {s: stage_key(p, {"notes.csv": "ab12"}, s) for s in  # noqa: E731
+                      [*STAGES, "40_robustness", "50_efficiency", "60_retrieval"]}
+    ref = keys(base)
+    rob = keys({**base, "robustness_rates": [0.0, 0.5]})
+    assert [s for s in ref if ref[s] != rob[s]] == ["40_robustness"]
+    ret = keys({**base, "retrieval_k": 3})
+    assert [s for s in ref if ref[s] != ret[s]] == ["60_retrieval"]
+    sft = keys({**base, "sft_max_steps": 11})
+    assert all(ref[s] != sft[s] for s in ref)  # a training param changes every stage
+    assert keys({**base, "run_name": "copy", "runs_root": "/elsewhere"}) == ref
+    assert {s: stage_key(base, {"notes.csv": "cd34"}, s) for s in ref} != ref  # new input data: everything reruns
