@@ -200,23 +200,27 @@ class _StepClock:
 
 def _cost_metrics(trainer, clock: _StepClock, measured, tokens_per_step) -> dict:
     """Peak memory, model FLOPs per token and MFU of a finished training run (cancerllm.efficiency conventions).
-    MFU is over the optimizer-step windows, leaving out the first (warm-up) step when there are more."""
+    MFU and `step_seconds` come from the optimizer-step windows: the median step's tokens/s and duration, leaving
+    out the first (warm-up) step when there are more."""
     from . import efficiency
 
     args, model, world = trainer.args, trainer.model, max(1, trainer.args.world_size)
     per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * world  # sequences
     tokens = trainer.state.num_input_tokens_seen or (tokens_per_step or 0) * trainer.state.global_step
-    counted = sum(clock.tokens)  # this session's steps (a resumed run counts only what it trained)
-    seq_len = counted / (per_step * len(clock.tokens)) if counted else tokens / max(1, per_step * trainer.state.global_step)
+    # mean tokens per sequence over the whole run (the Trainer's count survives a resume, so this is deterministic)
+    seq_len = tokens / max(1, per_step * trainer.state.global_step)
     fpt = efficiency.model_flops_per_token(model, seq_len, mode="train")
     dtype = torch.bfloat16 if args.bf16 else torch.float32
     peak = efficiency.peak_gflops(dtype, "cuda" if torch.cuda.is_available() and not args.use_cpu else "cpu")
-    steps = list(zip(clock.seconds, clock.tokens))[1:] if len(clock.seconds) > 1 else list(zip(clock.seconds, clock.tokens))
-    step_s, step_tok = sum(s for s, _ in steps), sum(t for _, t in steps)
+    steps = list(zip(clock.seconds, clock.tokens))
+    steps = steps[1:] if len(steps) > 1 else steps  # the first step pays one-off allocations
+    # medians, not means: on a shared machine one stalled step would otherwise dominate
+    step_s = float(np.median([s for s, _ in steps])) if steps else None
+    tok_s = float(np.median([t / max(s, 1e-9) for s, t in steps])) if steps else 0.0
     out = {"peak_rss_gb": round(measured.peak_rss_gb, 3), "flops_per_token": round(fpt),
-           "peak_gflops": peak, "peak_dtype": str(dtype).removeprefix("torch."), "threads": torch.get_num_threads(),
-           "step_seconds": round(step_s / max(len(steps), 1), 4),
-           "mfu": round(efficiency.mfu(fpt, step_tok / world, step_s, peak), 4) if step_tok else None}
+           "peak_gflops": peak, "peak_dtype": str(dtype).removeprefix("torch."),
+           "step_seconds": round(step_s, 4) if step_s else None,
+           "mfu": round(efficiency.mfu(fpt, tok_s / world, 1.0, peak), 4) if tok_s else None}
     if measured.peak_gpu_gb is not None:
         out["peak_gpu_gb"] = round(measured.peak_gpu_gb, 3)
     if tokens and not tokens_per_step:  # SFT: real (non-padding) tokens, counted by the Trainer

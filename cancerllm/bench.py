@@ -1,0 +1,170 @@
+"""Performance benchmarks behind `python -m cancerllm bench [--quick] [--out FILE]` (benchmarks/README.md).
+
+Self-contained: the embedded synthetic cohort, a BPE tokenizer trained on it and seeded random Mistral models,
+so the numbers do not depend on a finished run. Every ratio comes with the raw numbers behind it.
+
+- gen_batched_vs_sequential: generated tokens/s of `inference.generate` (left padding, KV cache, one batch of
+  `gen_batch` prompts) over the reference's one-prompt-at-a-time loop `inference.generate_sequential`, same
+  model and prompts (test-split instruction prompts, the evaluation stage's real workload); the outputs are
+  compared string by string. A second pair on short prompts (the first 32 tokens) shows the decode-bound case.
+- train_mfu_fp32: utilisation of the measured fp32 matmul peak by `training.run_cpt` (TRL SFTTrainer, packed
+  LM blocks — the continued-pretraining code path) on a ~30M-parameter Mistral, over its optimizer steps
+  after the first (cancerllm.efficiency conventions; lm_head counted, input embeddings not).
+- bf16_vs_fp32_train: tokens/s of the same run_cpt steps with `bf16: true` (autocast) over fp32, demo shape.
+- book_demo_seconds: wall time of `run params/demo.yaml` + `book` into a temporary runs_root (not with --quick).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from . import efficiency, inference, modeling, training
+from .config import REPO_ROOT, make_config
+
+#: model and workload sizes; "tiny" is for the unit test (seconds), "quick" must finish in < 5 min on 2 cores
+_MFU_SHAPE = dict(hidden_size=512, intermediate_size=1536, num_attention_heads=8, num_key_value_heads=4)
+SIZES = {
+    "tiny": dict(n_patients=24, vocab=600, gen=dict(hidden_size=32, intermediate_size=96, num_hidden_layers=1),
+                 n_prompts=8, gen_batch=8, new_tokens=4, mfu=dict(hidden_size=32, intermediate_size=96,
+                 num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1), mfu_block=64, mfu_batch=2,
+                 mfu_steps=2, prec_block=32, prec_batch=2, prec_steps=2),
+    "quick": dict(n_patients=120, vocab=8000, gen=dict(), n_prompts=32, gen_batch=32, new_tokens=24,
+                  mfu=dict(_MFU_SHAPE, num_hidden_layers=6), mfu_block=256, mfu_batch=8, mfu_steps=2,
+                  prec_block=128, prec_batch=4, prec_steps=3),
+    "full": dict(n_patients=300, vocab=8000, gen=dict(), n_prompts=64, gen_batch=64, new_tokens=24,
+                 mfu=dict(_MFU_SHAPE, num_hidden_layers=8), mfu_block=256, mfu_batch=8, mfu_steps=4,
+                 prec_block=128, prec_batch=4, prec_steps=4),
+}
+
+
+def demo_config(**overrides):
+    """The demo profile (params/demo.yaml) with overrides, validated."""
+    params = yaml.safe_load((REPO_ROOT / "params" / "demo.yaml").read_text(encoding="utf-8"))
+    return make_config({**params, **overrides}, source="params/demo.yaml (bench)")
+
+
+def _world(size: str, root: Path):
+    from .data.synthetic import generate_cohort
+    from .instructions import build_instructions
+
+    s = SIZES[size]
+    cfg = demo_config(runs_root=str(root), run_name="bench", n_patients=s["n_patients"],
+                      n_general_notes=s["n_patients"], **s["gen"])
+    cohort = generate_cohort(cfg.n_patients, seed=cfg.seed, n_general_notes=cfg.n_general_notes)
+    corpora = training.cpt_corpora(cohort, cfg.seed)
+    texts = corpora["cancer"]["train"] + corpora["general"]["train"]
+    tokenizer = modeling.train_tokenizer(texts, s["vocab"])
+    test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens)
+    prompts = list(test.sample(frac=1.0, random_state=cfg.seed)["prompt"][: s["n_prompts"]])
+    return cfg, tokenizer, texts, prompts
+
+
+def _gen_pair(model, tokenizer, prompts, new_tokens, batch) -> dict:
+    """Batched vs sequential generation of the same prompts: tokens/s each way, ratio, output agreement."""
+    with efficiency.measure() as mb:
+        batched = inference.generate(model, tokenizer, prompts, new_tokens, batch, desc="bench: batched")
+    with efficiency.measure() as ms:
+        seq = inference.generate_sequential(model, tokenizer, prompts, new_tokens)
+    n_tok = sum(len(tokenizer(s, add_special_tokens=False)["input_ids"]) for s in seq)
+    same = [a == b for a, b in zip(batched, seq)]
+    return {"batched_tokens_per_s": round(n_tok / mb.seconds, 1), "sequential_tokens_per_s": round(n_tok / ms.seconds, 1),
+            "ratio": round(ms.seconds / mb.seconds, 2), "batched_s": round(mb.seconds, 3),
+            "sequential_s": round(ms.seconds, 3), "generated_tokens": n_tok, "prompts": len(prompts),
+            "batch_size": batch, "identical": all(same), "match_rate": round(sum(same) / max(len(same), 1), 4),
+            "prompt_tokens_mean": round(sum(len(tokenizer(p)["input_ids"]) for p in prompts) / len(prompts), 1)}
+
+
+def bench_generation(cfg, tokenizer, prompts, new_tokens: int, batch: int) -> dict:
+    """Real prompts, then the same prompts cut to their first 32 tokens (decoding, not the prompt, dominates)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = modeling.build_small_model(cfg, tokenizer).to(device).eval()
+    real = _gen_pair(model, tokenizer, prompts, new_tokens, batch)
+    short_prompts = [tokenizer.decode(tokenizer(p, add_special_tokens=False)["input_ids"][:32]) for p in prompts]
+    short = _gen_pair(model, tokenizer, short_prompts, new_tokens, batch)
+    return {"real": real, "short": short, "params": modeling.count_parameters(model)["total"]}
+
+
+def _mfu_run(cfg, tokenizer, texts, out_dir: Path, s: dict, remeasure: bool = True) -> dict:
+    """The MFU training run, its utilisation re-expressed against the larger of the peak measured before it
+    (cached, what run_cpt used) and one measured right after it: on a shared machine the peak drifts."""
+    m = efficiency.train_run(cfg, tokenizer, texts, out_dir, s["mfu_steps"], s["mfu_block"], s["mfu_batch"], **s["mfu"])
+    after = efficiency.matmul_peak_gflops(torch.float32, budget_s=3.0) if remeasure else m["peak_gflops"]
+    peak = max(m["peak_gflops"], after)
+    m.update(peak_gflops_after=after, mfu_vs_before=m["mfu"], threads=torch.get_num_threads(),
+             mfu=round(m["mfu"] * m["peak_gflops"] / peak, 4) if m["mfu"] is not None else None,
+             achieved_gflops=round(m["flops_per_token"] * s["mfu_block"] * s["mfu_batch"] / m["step_seconds"] / 1e9, 2))
+    return m
+
+
+def book_demo_seconds(root: Path) -> float:
+    """Wall time of the demo pipeline and the book build, in a fresh runs_root (subprocesses, as a user runs it)."""
+    t0 = time.perf_counter()
+    for cmd in (["run", "params/demo.yaml"], ["book", "params/demo.yaml"]):
+        proc = subprocess.run([sys.executable, "-m", "cancerllm", *cmd, "--set", f"runs_root={root}"], cwd=REPO_ROOT,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"bench: `{' '.join(cmd)}` failed:\n{proc.stderr[-2000:]}")
+    return round(time.perf_counter() - t0, 1)
+
+
+def run_bench(quick: bool = True, tiny: bool = False) -> dict:
+    """All benchmarks; returns one JSON-ready dict (the `bench` command prints it)."""
+    size = "tiny" if tiny else "quick" if quick else "full"
+    s = SIZES[size]
+    threads = efficiency.configure_threads()
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="cancerllm-bench-") as tmp:
+        root = Path(tmp)
+        cfg, tokenizer, texts, prompts = _world(size, root)
+        budget = 0.2 if tiny else 3.0  # seconds per peak measurement (tiny: the unit test)
+        peak32 = efficiency.peak_gflops(torch.float32, budget_s=budget)
+        peak16 = efficiency.peak_gflops(torch.bfloat16, budget_s=budget)
+        gen = bench_generation(cfg, tokenizer, prompts, s["new_tokens"], s["gen_batch"])
+        by_threads = {}
+        # the configured thread count first (the headline), then 1 thread: on a busy CPU fewer threads can win
+        for th in [threads] if torch.cuda.is_available() else sorted({1, threads}, reverse=True):
+            efficiency.configure_threads(th)
+            efficiency.peak_gflops(torch.float32, budget_s=budget)
+            by_threads[th] = _mfu_run(cfg, tokenizer, texts, root / f"mfu_{th}", s, remeasure=not tiny)
+        efficiency.configure_threads(threads)
+        mfu = by_threads[threads]
+        prec = {name: efficiency.train_run(cfg, tokenizer, texts, root / name, s["prec_steps"], s["prec_block"],
+                                           s["prec_batch"], bf16=name == "bf16") for name in ("fp32", "bf16")}
+        book, book_error = None, None
+        if not (quick or tiny):
+            try:
+                book = book_demo_seconds(root / "book_runs")
+            except RuntimeError as exc:  # a failing stage is reported, the other numbers still come back
+                book_error = str(exc)[-2000:]
+    return {
+        "size": size,
+        "gen_batched_vs_sequential": gen["real"]["ratio"],
+        "gen_outputs_identical": gen["real"]["identical"],
+        "gen_match_rate": gen["real"]["match_rate"],
+        "gen_batched_vs_sequential_short_prompts": gen["short"]["ratio"],
+        "train_mfu_fp32": mfu["mfu"],
+        "bf16_vs_fp32_train": round(prec["bf16"]["step_tokens_per_second"] / prec["fp32"]["step_tokens_per_second"], 4)
+        if prec["bf16"]["step_tokens_per_second"] and prec["fp32"]["step_tokens_per_second"] else None,
+        "book_demo_seconds": book, "book_demo_error": book_error,
+        "peak_rss_gb": round(efficiency.process_peak_rss_gb(), 3),
+        "matmul_peak_gflops": {"float32": peak32, "bfloat16": peak16},
+        "train_mfu_fp32_by_threads": {str(k): v["mfu"] for k, v in by_threads.items()},
+        "generation": gen, "training_mfu": by_threads, "training_precision": prec,
+        "threads": threads, "physical_cores": efficiency.physical_cores(), "torch": torch.__version__,
+        "cpu": efficiency.cpu_model(), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(), "bench_seconds": round(time.perf_counter() - t_start, 1),
+    }
+
+
+def write(result: dict, path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
