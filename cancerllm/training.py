@@ -233,6 +233,7 @@ def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
     from . import efficiency
 
     efficiency.configure_threads()
+    check_disk_space(trainer.model, out_dir)  # before any checkpoint is written
     if stop_after_steps:
         trainer.add_callback(_StopAfter(stop_after_steps).cb)
     clock = _StepClock()
