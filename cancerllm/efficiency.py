@@ -246,6 +246,17 @@ def peak_gflops(dtype=torch.float32, device=None, budget_s: float = 3.0) -> floa
     return _PEAKS[key]
 
 
+def refresh_peak(dtype=torch.float32, device=None, budget_s: float = 1.0) -> float:
+    """Measure the peak again and keep the larger of the cached and the new value: on a shared machine a single
+    measurement can come out low (another process had the cores), which would inflate MFU. Training stages call
+    this after training, so a run's MFU is relative to the best the machine showed before or after it."""
+    old = peak_gflops(dtype, device)
+    device = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    key = (str(dtype), device, torch.get_num_threads())
+    _PEAKS[key] = max(old, matmul_peak_gflops(dtype, device, budget_s=budget_s))
+    return _PEAKS[key]
+
+
 # ============================================================================ FLOPs and utilisation
 def _unwrap(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model

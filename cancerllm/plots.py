@@ -276,6 +276,7 @@ def k_sweep(scores: pd.DataFrame, source: str, system: str | None = None, metric
 def scaling_frontier(scaling: pd.DataFrame, hardware: str):
     """Left: seconds per 100 instruction-tuning steps against parameters (log-log), one point per width.
     Right: dev loss reached against training seconds, the accuracy/cost frontier. Used in 50_efficiency."""
+    scaling = scaling.sort_values("params")
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
     a.plot(scaling["params"], scaling["s per 100 steps"], marker="o", color="#4C72B0")
     b.plot(scaling["seconds"], scaling["dev loss"], marker="o", color="#C44E52")
@@ -286,6 +287,8 @@ def scaling_frontier(scaling: pd.DataFrame, hardware: str):
                    xytext=(5, 4), fontsize="small")
     a.set(xscale="log", yscale="log", title="Training time against model size", xlabel="parameters (log scale)",
           ylabel="seconds per 100 SFT steps (log scale)")
+    a.set_xticks(list(scaling["params"]), [f"{p / 1e6:.2g}M" for p in scaling["params"]])
+    a.xaxis.set_minor_locator(plt.NullLocator())
     b.set(title="Dev loss reached against training time", xlabel="training wall time (s)",
           ylabel="dev loss after the sweep's steps (nats/token)")
     fig.suptitle(f"Scaling sweep, LoRA SFT from random init (measured here, {hardware})")
@@ -325,7 +328,7 @@ def inference_panels(sweep: pd.DataFrame, hardware: str):
     """Generation: throughput and latency against batch size (the reference loop as a point at batch 1),
     KV cache on/off, and throughput against prompt length. Used in 50_efficiency."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    bs = sweep[sweep["experiment"] == "batch size"]
+    bs = sweep[sweep["experiment"] == "batch size"].sort_values("setting", key=lambda c: c.astype(int))
     ax = axes[0]
     ax.plot(bs["setting"].astype(int), bs["tokens/s"], marker="o", color="#4C72B0", label="batched generate (tokens/s)")
     ref = sweep[sweep["experiment"] == "reference loop"]
@@ -333,17 +336,20 @@ def inference_panels(sweep: pd.DataFrame, hardware: str):
         ax.scatter([1], ref["tokens/s"], color="#C44E52", zorder=3, label="reference loop, one prompt at a time")
     ax.set(xscale="log", title="Throughput and latency against batch size", xlabel="batch size (log scale)",
            ylabel="generated tokens per second")
+    ax.set_xticks(list(bs["setting"].astype(int)), [str(b) for b in bs["setting"].astype(int)])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax2 = ax.twinx()
     ax2.plot(bs["setting"].astype(int), bs["latency per batch (s)"], marker="s", ls="--", color="#55A868",
              label="latency per batch (s)")
     ax2.set_ylabel("seconds per batch (latency)")
     ax2.grid(False)
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], fontsize="small", loc="upper left")
+    ax.legend(handles, [h.get_label() for h in handles], fontsize="x-small", loc="best")
     kv = sweep[sweep["experiment"] == "KV cache"]
     axes[1].bar("KV cache " + kv["setting"].astype(str), kv["tokens/s"], color=["#C44E52", "#4C72B0"][: len(kv)])
     axes[1].set(title="KV cache", xlabel="", ylabel="generated tokens per second")
     pl = sweep[sweep["experiment"] == "prompt length"]
+    pl = pl.iloc[pl["setting"].astype(str).str.extract(r"(\d+)")[0].astype(int).argsort().to_numpy()]
     full = bs[bs["setting"].astype(int) == 16]
     xs = list(pl["setting"].astype(str)) + (["full prompts"] if len(full) else [])
     ys = list(pl["tokens/s"]) + list(full["tokens/s"])

@@ -211,7 +211,7 @@ def _cost_metrics(trainer, clock: _StepClock, measured, tokens_per_step) -> dict
     seq_len = tokens / max(1, per_step * trainer.state.global_step)
     fpt = efficiency.model_flops_per_token(model, seq_len, mode="train")
     dtype = torch.bfloat16 if args.bf16 else torch.float32
-    peak = efficiency.peak_gflops(dtype, "cuda" if torch.cuda.is_available() and not args.use_cpu else "cpu")
+    peak = efficiency.refresh_peak(dtype, "cuda" if torch.cuda.is_available() and not args.use_cpu else "cpu")
     steps = list(zip(clock.seconds, clock.tokens))
     steps = steps[1:] if len(steps) > 1 else steps  # the first step pays one-off allocations
     # medians, not means: on a shared machine one stalled step would otherwise dominate

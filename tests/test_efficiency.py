@@ -64,6 +64,8 @@ def test_peak_memory_grows_with_a_large_allocation():
 def test_matmul_peak_positive_at_tiny_size():
     g = efficiency.matmul_peak_gflops(torch.float32, "cpu", sizes=(64,), reps=1)
     assert g > 0
+    cached = efficiency.peak_gflops(torch.float32, "cpu", budget_s=0.05)
+    assert efficiency.refresh_peak(torch.float32, "cpu", budget_s=0.05) >= cached > 0  # the cache keeps the max
     before = torch.get_num_threads()
     try:
         assert efficiency.configure_threads(1) == 1 and torch.get_num_threads() == 1
