@@ -33,6 +33,7 @@ QUESTIONS = {
     "biomarker_status": "What is the biomarker or receptor status in the given context?",
 }
 TASKS = ["phenotype_extraction", "diagnosis_generation"]
+INPUT_PREFIX = "In the text: "  # opens a phenotype row's input (join_input)
 
 
 def split_answers(response: str) -> list[str]:
@@ -81,15 +82,38 @@ def build_instructions(cohort: Cohort, split: str, tokenizer=None, max_length: i
 
 
 def _example(tokenizer, max_length, answer_tokens, pid, lab, task, fld, instruction, text, question, response):
-    frame = TEMPLATE.format(instruction=instruction, context="In the text:  " + question if question else "")
+    frame = TEMPLATE.format(instruction=instruction, context=join_input("", question))
     overhead = len(tokenizer(frame)["input_ids"]) if tokenizer is not None else 0
     body = _fit(tokenizer, text, max(16, max_length - overhead - answer_tokens))
-    context = f"In the text: {body} {question}" if question else body
+    context = join_input(body, question)
     return {
         "id": f"{pid}:{fld}", "patient_id": pid, "cancer_type": lab["cancer_type"], "task": task, "field": fld,
         "instruction": instruction, "context": context, "response": response, "answers": split_answers(response),
         "prompt": TEMPLATE.format(instruction=instruction, context=context), "completion": response,
     }
+
+
+# The input (``context``) of an example is framed by ``join_input`` and unframed by ``split_input``; the
+# robustness testbeds (which edit the note body) and retrieval (which indexes it) rely on the pair.
+def join_input(body: str, question: str = "") -> str:
+    """An example's input: "In the text: {body} {question}" for a phenotype question, the body itself for
+    diagnosis (no question). ``_example`` builds every context with it."""
+    return f"{INPUT_PREFIX}{body} {question}" if question else body
+
+
+def split_input(context: str, field: str) -> tuple[str, str]:
+    """(body, question) of an example's input, the question being ``QUESTIONS[field]`` ("" for diagnosis).
+    The exact inverse of ``join_input``: ``join_input(*split_input(c, f)) == c`` for every context
+    ``build_instructions`` makes. A hand-made context is read leniently (prefix optional, spaces around the
+    question dropped)."""
+    s = str(context)
+    question = QUESTIONS.get(field, "")
+    if not question:
+        return s, ""
+    if s.startswith(INPUT_PREFIX) and s.endswith(" " + question):
+        return s[len(INPUT_PREFIX):-len(question) - 1], question
+    body = (s[len(INPUT_PREFIX):] if s.startswith(INPUT_PREFIX) else s).rstrip()
+    return (body[:-len(question)].rstrip(), question) if body.endswith(question) else (body, question)
 
 
 def cap_examples(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:

@@ -150,6 +150,17 @@ def test_evidence_snippet_is_the_line_with_the_answer():
     assert rt.evidence_snippet(note, ["Invasive ductal carcinoma"], 25) == "DIAGNOSIS: invasive carcinoma, grade 2."
 
 
+def test_perturb_misspells_bodies_as_the_robustness_testbed(sets, tokenizer):
+    from cancerllm.robustness import perturb_bodies
+
+    test = sets["test"].head(16)
+    noisy = rt.perturb(test, 0.3, 5, tokenizer, 376)
+    assert rt._bodies(noisy) == perturb_bodies(test, "misspelling", 0.3, 5)[0]  # the same note kept whole
+    assert all(a != b for a, b in zip(rt._bodies(noisy), rt._bodies(test)))
+    assert list(noisy["prompt"]) == [TEMPLATE.format(instruction=i, context=c)
+                                     for i, c in zip(noisy["instruction"], noisy["context"])]
+
+
 def test_knn_majority():
     assert rt.knn_answers([[["T2"], ["T3"], ["T2"]], [["N1"], ["N0"]], [], [["a", "b"], ["c"], ["a", "b"]]]) == \
         [["T2"], ["N1"], [], ["a", "b"]]

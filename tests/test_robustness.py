@@ -1,4 +1,4 @@
-"""Robustness testbeds (cancerllm/robustness.py): seeded perturbations, the counterfactual edits, the testbed
+"""Robustness testbeds (cancerllm/robustness/): seeded perturbations, the counterfactual edits, the testbed
 and its scoring, on synthetic instructions and hand-made predictions."""
 
 from __future__ import annotations
@@ -59,6 +59,19 @@ def test_split_context_is_lenient_with_hand_made_contexts():
     assert rb.split_context(f"In the text: G2 tumour.  {q}  ", "grade") == ("G2 tumour.", q)
     assert rb.split_context(f"G2 tumour. {q}", "grade") == ("G2 tumour.", q)
     assert rb.split_context("no question here", "grade") == ("no question here", q)
+
+
+def test_perturb_bodies_is_the_seeded_perturbation_of_each_body(test_df):
+    rows = test_df.head(20)
+    bodies, edits = rb.perturb_bodies(rows, "misspelling", 0.3, 7)
+    for r, body, n in zip(rows.to_dict("records"), bodies, edits):
+        clean = rb.split_context(r["context"], r["field"])[0]
+        assert body == rb.misspell(clean, 0.3, rb.stable_seed(7, r["id"], "misspelling"))
+        assert n == rb.n_to_edit(0.3, len(re.findall(r"(?<![A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])", clean)))
+    assert rb.perturb_bodies(rows, "abbrev_contract", 0.0, 7)[0] == [
+        rb.abbreviate(rb.split_context(c, f)[0], "contract")[0] for c, f in zip(rows["context"], rows["field"])]
+    with pytest.raises(ValueError, match="unknown perturbation"):
+        rb.perturb_bodies(rows, "typos", 0.3, 7)
 
 
 def test_stable_seed_is_stable_and_distinguishes_parts():

@@ -1,0 +1,100 @@
+"""The chapter's conditions (`build_conditions`): no retrieval, each retriever at k, a k-sweep (first retriever),
+and the notes misspelled at MISSPELL_RATE (`robustness.perturb_bodies`) without and with each retriever, stacked
+so every model predicts all of them in one batched call; the models' predictions on them; and the retrievers'
+cost (`timings`: index build time and per-query latency, for notebooks/50_efficiency).
+Used in notebooks/60_retrieval.ipynb.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..instructions import TASKS, cap_examples
+from .index import CaseIndex, _bodies, held_out_hashes
+from .prompts import augment, perturb, prompt_budget
+
+STAGE = "60_retrieval"
+MISSPELL_RATE = 0.3  # fraction of words misspelled in the noisy conditions (robustness.misspell)
+
+
+def condition_name(retriever: str, k: int, noise: float) -> str:
+    base = "no retrieval" if k == 0 else f"{retriever} k={k}"
+    return f"misspelled {noise:g}: {base}" if noise else base
+
+
+def build_conditions(test_df: pd.DataFrame, train_df: pd.DataFrame, cfg, tokenizer, held_out=(),
+                     sweep_retrievers=None) -> pd.DataFrame:
+    """Every condition of the chapter stacked into one frame (so each model predicts all of them in one call):
+    no retrieval; each of cfg.retrievers at cfg.retrieval_k; the k-sweep cfg.retrieval_k_sweep for
+    `sweep_retrievers` (default: the first retriever only — every condition costs a full generation pass per
+    model, and the demo chapter must stay near 90 s on two CPU cores); notes misspelled at MISSPELL_RATE
+    without and with each retriever.
+    Test rows are capped at cfg.retrieval_max_instances. Ids are "<condition>|<id>", the original in source_id;
+    added columns: condition, noise (and augment's). `held_out`: extra frames (dev) whose notes never come back."""
+    test = cap_examples(test_df, cfg.retrieval_max_instances, cfg.seed)
+    budget = prompt_budget(cfg)
+    exclude = held_out_hashes(test_df, *held_out)
+    index = {name: CaseIndex(train_df, name, cfg.seed) for name in cfg.retrievers}
+    ks = sorted({cfg.retrieval_k, *cfg.retrieval_k_sweep} - {0})
+    sweep = cfg.retrievers[:1] if sweep_retrievers is None else sweep_retrievers
+    plan = [("none", 0, 0.0)] + [(r, k, 0.0) for r in cfg.retrievers for k in ks
+                                 if k == cfg.retrieval_k or r in sweep]
+    plan += [("none", 0, MISSPELL_RATE)] + [(r, cfg.retrieval_k, MISSPELL_RATE) for r in cfg.retrievers]
+    noisy = perturb(test, MISSPELL_RATE, cfg.seed, tokenizer, budget)
+    frames = []
+    for name, k, noise in tqdm(plan, desc="building prompts", leave=False):
+        base = noisy if noise else test
+        aug = augment(base, train_df, index[name] if k else name, k, tokenizer, budget, cfg.seed, exclude)
+        cond = condition_name(name, k, noise)
+        frames.append(aug.assign(condition=cond, noise=noise, source_id=aug["id"], id=cond + "|" + aug["id"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_tokenizer(cfg):
+    """The run's tokenizer without the model weights (prompt budgets are counted in its tokens)."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    from ..pipeline import base_dir
+
+    pointer = base_dir(cfg) / "pointer.json"
+    path = json.loads(pointer.read_text(encoding="utf-8"))["base_model"] if pointer.is_file() else base_dir(cfg)
+    return AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
+
+
+def predict_conditions(cfg, stacked: pd.DataFrame) -> dict[str, list[list[str]]]:
+    """Parsed answers of every trained model (cfg.ablation_models) on all stacked conditions, each model loaded
+    once (pipeline.load_tuned merges each LoRA adapter into its base: about 3x faster on CPU). The
+    untuned base (zero_shot, F1 0 in 30_evaluation) is left out to save a quarter of the chapter's CPU time."""
+    from .. import inference, pipeline
+
+    preds = {}
+    for name in cfg.ablation_models:
+        model, tokenizer = pipeline.load_tuned(cfg, name)  # LoRA merged into the base: faster generation
+        _, preds[name] = inference.predict(model, tokenizer, stacked, cfg.max_new_tokens, cfg.eval_batch_size,
+                                           desc=name)
+        del model
+    return preds
+
+
+def timings(train_df: pd.DataFrame, test_df: pd.DataFrame, names, seed: int, repeats: int = 3) -> pd.DataFrame:
+    """Per retriever: index build time (s, both tasks) and retrieval latency (ms per query, batched search of
+    the distinct test notes), medians over `repeats` (time.perf_counter)."""
+    bodies = _bodies(test_df)
+    rows = {}
+    for name in names:
+        fit, per_query = [], []
+        for _ in range(repeats):
+            ix = CaseIndex(train_df, name, seed)
+            for task in TASKS:
+                pos = np.flatnonzero((test_df["task"] == task).to_numpy())
+                ix.neighbours([bodies[i] for i in pos], task, list(test_df["field"].iloc[pos]),
+                              list(test_df["patient_id"].iloc[pos]), 1)
+            fit.append(ix.fit_seconds), per_query.append(ix.query_seconds / max(ix.n_queries, 1))
+        rows[name] = {"documents": sum(len(t["docs"]) for t in ix.tasks.values()),
+                      "index_build_seconds": round(float(np.median(fit)), 4),
+                      "latency_ms_per_query": round(1000 * float(np.median(per_query)), 3)}
+    return pd.DataFrame(rows).T.astype({"documents": int}).rename_axis("retriever")

@@ -1,0 +1,81 @@
+"""The robustness testbed: the capped test instances under every condition, stacked so each model predicts them
+all in one batched call, and those predictions. Used in notebooks/40_robustness.ipynb.
+
+Every perturbation edits only the note *body* of an instance's input (``instructions.split_input``); the
+instruction, the question and the gold answers stay as they are (except in the counterfactual, which changes the
+expected answer on purpose), and ``context`` and ``prompt`` are rebuilt exactly as ``build_instructions`` builds
+them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import evaluation, inference, pipeline
+from ..instructions import cap_examples
+from .counterfactual import counterfactual_set
+from .perturbations import perturb_bodies, with_body
+
+CONDITIONS = ["misspelling", "ocr", "abbrev_contract", "abbrev_expand", "counterfactual"]
+
+
+def _perturb_block(base: pd.DataFrame, condition: str, rate: float, seed: int) -> pd.DataFrame:
+    bodies, edits = perturb_bodies(base, condition, rate, seed)
+    rows = [{**with_body(row, body), "n_edits": n} for row, body, n in zip(base.to_dict("records"), bodies, edits)]
+    return pd.DataFrame(rows).assign(condition=condition, rate=float(rate))
+
+
+def build_testbed(test_df: pd.DataFrame, rates, ocr: bool, max_instances: int, seed: int) -> pd.DataFrame:
+    """Every condition in one DataFrame (predict it in one batched call per model).
+
+    Columns: condition, rate, source_id, the instruction columns (context/prompt perturbed), original_answers
+    (the gold before any edit; differs from ``answers`` only for counterfactual rows), n_edits. The same capped
+    instances (``instructions.cap_examples``) in the same order for every noise/abbreviation condition;
+    misspelling at rate 0 is the clean baseline (added when ``rates`` lacks 0); ids are "<id>|<condition>|<rate>".
+    """
+    base = cap_examples(test_df, max_instances, seed)
+    rates = sorted({0.0, *map(float, rates)})
+    blocks = [_perturb_block(base, "misspelling", r, seed) for r in rates]
+    blocks += [_perturb_block(base, "ocr", r, seed) for r in rates] if ocr else []
+    blocks += [_perturb_block(base, c, 0.0, seed) for c in ("abbrev_contract", "abbrev_expand")]
+    for b in blocks:
+        b["original_answers"] = b["answers"]
+    cf, _ = counterfactual_set(test_df, max_instances, seed)
+    if not cf.empty:
+        blocks.append(cf.assign(condition="counterfactual", rate=0.0))
+    bed = pd.concat(blocks, ignore_index=True)
+    bed["source_id"] = bed["id"]
+    bed["id"] = [f"{i}|{c}|{r:g}" for i, c, r in zip(bed["source_id"], bed["condition"], bed["rate"])]
+    front = ["id", "condition", "rate", "source_id"]
+    return bed[front + [c for c in bed.columns if c not in front]]
+
+
+def testbed_table(testbed: pd.DataFrame) -> pd.DataFrame:
+    """Per condition and rate: instances, share whose prompt differs from the clean one, mean edits per instance."""
+    clean = testbed[(testbed["condition"] == "misspelling") & (testbed["rate"] == 0)].set_index("source_id")["prompt"]
+    changed = testbed["prompt"].to_numpy() != testbed["source_id"].map(clean).to_numpy()
+    g = testbed.assign(changed=changed).groupby(["condition", "rate"], sort=False)
+    return pd.DataFrame({"instances": g.size(), "% changed": (100 * g["changed"].mean()).round(1),
+                         "edits per instance": g["n_edits"].mean().round(1)})
+
+
+def predict_testbed(cfg, testbed: pd.DataFrame, train_df: pd.DataFrame, zero_shot: bool = False) -> dict:
+    """Answers of every system on every testbed row. Each distinct prompt is predicted once (rate 0 of OCR and
+    unchanged abbreviation rows repeat the clean prompt) and each model is loaded once.
+
+    The untuned base (zero-shot) is left out unless ``zero_shot``: it scores ~0 on clean notes, so it has no
+    accuracy to lose, and it always generates ``max_new_tokens`` (the slowest system)."""
+    uniq = testbed.drop_duplicates("prompt").reset_index(drop=True)
+    if zero_shot:
+        preds = evaluation.predict_models(cfg, uniq)
+    else:
+        preds = {}
+        for name in cfg.ablation_models:
+            model, tokenizer = pipeline.load_tuned(cfg, name)
+            _, preds[name] = inference.predict(model, tokenizer, uniq, cfg.max_new_tokens, cfg.eval_batch_size,
+                                               desc=name)
+            del model
+    preds.update(evaluation.predict_baselines(train_df, uniq, cfg.seed))
+    pos = {p: i for i, p in enumerate(uniq["prompt"])}
+    where = [pos[p] for p in testbed["prompt"]]
+    return {s: [list(p[i]) for i in where] for s, p in preds.items()}
