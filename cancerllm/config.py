@@ -79,7 +79,7 @@ class Config:
     sft_warmup_ratio: float = 0.03
     sft_max_grad_norm: float = 0.3
     sft_completion_only_loss: bool = True  # paper's reference: False (loss on the whole sequence)
-    sft_adapter: str = "new"  # new = fresh LoRA on the merged CPT model | continue = keep training the CPT adapter
+    sft_adapter: str = "new"  # new = fresh LoRA on the merged CPT model | continue = keep training the CPT adapter | full = no adapter, all weights (paper: LoRA)
     sft_lora_r: int = 16  # paper script states 64 (ignored by its TRL version)
     sft_lora_alpha: int = 32
     sft_lora_dropout: float = 0.05
@@ -163,7 +163,7 @@ _POSITIVE = {
 }
 _CHOICES = {
     "data_source": DATA_SOURCES,
-    "sft_adapter": ["new", "continue"],
+    "sft_adapter": ["new", "continue", "full"],
 }
 _ABLATION = ["no_cpt", "general_cpt", "cancer_cpt"]
 
@@ -219,6 +219,8 @@ def make_config(params: dict, source: str = "<params>") -> Config:
     if cfg.save_steps % cfg.eval_steps:  # best-checkpoint selection needs every save to have a dev loss
         raise ParamsError(f"{source}: key 'save_steps' must be a multiple of eval_steps ({cfg.eval_steps}), "
                           f"got {cfg.save_steps!r}")
+    if cfg.sft_adapter == "full" and cfg.load_in_4bit:  # 4-bit weights cannot be trained directly
+        raise ParamsError(f"{source}: key 'sft_adapter' cannot be 'full' with load_in_4bit: true (use 'new')")
     rates = cfg.robustness_rates
     if not rates or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in rates):
         raise ParamsError(f"{source}: key 'robustness_rates' must be a non-empty list of numbers in [0, 1), got {rates!r}")

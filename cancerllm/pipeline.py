@@ -3,7 +3,7 @@ model is initialised, and the loops over models. Stages hand models to each othe
 
   10_continued_pretraining/models/base/          small model + tokenizer (or a pointer to the local base_model)
   10_continued_pretraining/models/<general|cancer>_cpt/final/   CPT result (full weights, or a LoRA adapter)
-  20_instruction_tuning/models/<model>/final/    SFT LoRA adapter + base.json naming the exact init it was trained on
+  20_instruction_tuning/models/<model>/final/    SFT LoRA adapter (or full weights) + base.json naming its init
 
 Used in notebooks/10_continued_pretraining.ipynb, 20_instruction_tuning.ipynb and 30_evaluation.ipynb.
 """
@@ -134,7 +134,8 @@ def instruction_tuning(cfg, sets: dict) -> dict:
 def load_tuned(cfg, name: str, merge: bool = True):
     """An SFT adapter on the exact model it was trained on (checked by weight hash, unlike the reference,
     whose inference put the adapter on a different base). `merge` folds the LoRA weights into the base for
-    inference (about 3x faster generation on CPU; skipped for 4-bit bases)."""
+    inference (about 3x faster generation on CPU; skipped for 4-bit bases). A fully fine-tuned model
+    (`sft_adapter: full`) is loaded as it was saved."""
     from peft import PeftModel
 
     adapter = sft_dir(cfg, name) / "final"
@@ -143,6 +144,9 @@ def load_tuned(cfg, name: str, merge: bool = True):
     if recorded.get("sha256") != current.get("sha256"):
         raise ModelError(f"{adapter}: adapter was trained on a different base ({recorded.get('path')}); "
                          f"re-run 20_instruction_tuning")
+    if not (adapter / "adapter_config.json").is_file():  # sft_adapter: full saved every weight
+        model, tokenizer = modeling.load_model(adapter, dtype=torch.float32 if cfg.uses_small_model else _dtype(cfg))
+        return model.eval(), tokenizer
     continued = cfg.sft_adapter == "continue" and (cpt_dir(cfg, name) / "final" / "adapter_config.json").is_file()
     # "continue" trained the CPT adapter itself, so it sits directly on the base
     model, tokenizer = load_base(cfg) if continued else load_init(cfg, name)

@@ -291,7 +291,8 @@ def scaling_frontier(scaling: pd.DataFrame, hardware: str):
     a.xaxis.set_minor_locator(plt.NullLocator())
     b.set(title="Dev loss reached against training time", xlabel="training wall time (s)",
           ylabel="dev loss after the sweep's steps (nats/token)")
-    fig.suptitle(f"Scaling sweep, LoRA SFT from random init (measured here, {hardware})")
+    method = scaling["method"].iloc[0] if "method" in scaling else "LoRA"
+    fig.suptitle(f"Scaling sweep, {method} SFT from random init (measured here, {hardware})")
     fig.tight_layout()
     return fig
 

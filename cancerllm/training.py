@@ -102,11 +102,12 @@ def run_cpt(cfg, model, tokenizer, texts: list[str], out_dir: Path, stop_after_s
 
 def run_sft(cfg, model, tokenizer, train_df: pd.DataFrame, dev_df: pd.DataFrame, out_dir: Path,
             stop_after_steps: int | None = None):
-    """LoRA instruction tuning on prompt/completion pairs. Loss on the completion only unless
+    """Instruction tuning (LoRA, or every weight with `sft_adapter: full`) on prompt/completion pairs. Loss on the completion only unless
     `sft_completion_only_loss` is false (the reference's whole-sequence loss). Keeps the best checkpoint by
     dev loss, saves every `save_steps`, resumes from the last checkpoint in out_dir if one exists.
     `sft_adapter: continue` keeps training an adapter already on `model` (the reference's TRL-0.7 quirk);
-    `new` puts a fresh LoRA (sft_lora_r/alpha/dropout) on it."""
+    `new` puts a fresh LoRA (sft_lora_r/alpha/dropout) on it; `full` trains every weight (no adapter: the CPU
+    demo's choice, where a LoRA on a ~2M-parameter model learns too slowly for the time budget)."""
     from peft import PeftModel
     from trl import SFTConfig, SFTTrainer
 
@@ -122,8 +123,9 @@ def run_sft(cfg, model, tokenizer, train_df: pd.DataFrame, dev_df: pd.DataFrame,
         **_device_args(cfg),
     )
     keep = isinstance(model, PeftModel) and cfg.sft_adapter == "continue"
-    peft_config = None if keep else lora_config(cfg.sft_lora_r, cfg.sft_lora_alpha, cfg.sft_lora_dropout,
-                                                cfg.lora_target_modules)
+    full = cfg.sft_adapter == "full"
+    peft_config = None if keep or full else lora_config(cfg.sft_lora_r, cfg.sft_lora_alpha, cfg.sft_lora_dropout,
+                                                        cfg.lora_target_modules)
     if keep:
         for name, p in model.named_parameters():
             p.requires_grad = "lora_" in name

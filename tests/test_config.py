@@ -122,6 +122,8 @@ def test_wrong_type_names_key_file_and_type(tmp_path, line, expected):
          "key 'efficiency_hidden_sizes' must be multiples of num_attention_heads (4), got 30"),
         ("retrieval_k: 0", "key 'retrieval_k' must be > 0, got 0"),
         ("robustness_max_instances: 0", "key 'robustness_max_instances' must be -1 (no cap) or > 0, got 0"),
+        ("sft_adapter: full\nload_in_4bit: true",
+         "key 'sft_adapter' cannot be 'full' with load_in_4bit: true (use 'new')"),
     ],
 )
 def test_out_of_range_values(tmp_path, line, expected):
@@ -133,7 +135,7 @@ def test_bad_choices(tmp_path):
     path = _params_file(tmp_path, "data_source: foo\n")
     assert _error(path) == f"{path}: key 'data_source' must be one of ['synthetic', 'tcga', 'custom'], got 'foo'"
     path = _params_file(tmp_path, "sft_adapter: reuse\n", "q.yaml")
-    assert _error(path) == f"{path}: key 'sft_adapter' must be one of ['new', 'continue'], got 'reuse'"
+    assert _error(path) == f"{path}: key 'sft_adapter' must be one of ['new', 'continue', 'full'], got 'reuse'"
 
 
 @pytest.mark.parametrize(

@@ -121,6 +121,30 @@ def test_adapter_on_wrong_base_is_refused(world):
         pipeline.load_tuned(cfg1, "no_cpt")
 
 
+def test_full_sft_trains_every_weight_and_reloads_as_saved(world, tmp_path):
+    """sft_adapter: full (the CPU demo's choice): no adapter, every weight trained, and load_tuned returns the
+    saved model with the same weights (still checked against the init it was trained from)."""
+    cfg, cohort, _, _, tok = world
+    sets = pipeline.instruction_sets(cfg, cohort, tok)
+    cfg1 = make_config({**cfg.to_dict(), "runs_root": str(tmp_path), "ablation_models": ["no_cpt"],
+                        "sft_max_steps": 2, "sft_adapter": "full", "save_steps": 2, "eval_steps": 2})
+    pipeline.prepare_base(cfg1, training.cpt_corpora(cohort, cfg1.seed))
+    base, _ = pipeline.load_base(cfg1)
+    results = pipeline.instruction_tuning(cfg1, sets)
+    params = results["no_cpt"]["parameters"]
+    assert params["trainable"] == params["total"]
+    final = pipeline.sft_dir(cfg1, "no_cpt") / "final"
+    assert not (final / "adapter_config.json").exists() and (final / "model.safetensors").is_file()
+    tuned, _ = pipeline.load_tuned(cfg1, "no_cpt")
+    assert type(tuned).__name__ == "MistralForCausalLM"
+    before, after = base.state_dict(), tuned.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # training changed the weights
+    base_json = final / "base.json"
+    base_json.write_text(json.dumps({**json.loads(base_json.read_text()), "sha256": "0" * 64}))
+    with pytest.raises(ModelError, match="adapter was trained on a different base"):
+        pipeline.load_tuned(cfg1, "no_cpt")
+
+
 def test_model_dir_checks(tmp_path):
     with pytest.raises(ModelError, match="not a model directory"):
         modeling.check_causal_lm_dir(tmp_path)

@@ -60,7 +60,8 @@ def stage_costs(cfg):
 
 def scaling_sweep(cfg, sets: dict, tokenizer, out_dir, dev_examples: int = 32):
     """For each width in `efficiency_hidden_sizes` (intermediate 3x, layers/heads from cfg): a seeded random
-    model, LoRA instruction tuning with the project's `training.run_sft` for `efficiency_steps` steps on the
+    model, instruction tuning as the run does it (LoRA, or every weight with `sft_adapter: full`) with the
+    project's `training.run_sft` for `efficiency_steps` steps on the
     run's train set, dev loss (first `dev_examples` dev instructions) at the end. Returns cost and the dev loss
     reached, one row per width."""
     from .. import modeling, training
@@ -76,7 +77,7 @@ def scaling_sweep(cfg, sets: dict, tokenizer, out_dir, dev_examples: int = 32):
         _, m = training.run_sft(c, model, tokenizer, train, dev, Path(out_dir) / f"hidden_{h}")
         evals = [x["eval_loss"] for x in m["log_history"] if "eval_loss" in x]
         rows.append({"hidden": h, "params": m["parameters"]["total"], "matmul params": n_matmul,
-                     "trainable (LoRA)": m["parameters"]["trainable"], "steps": m["steps"], "seconds": m["seconds"],
+                     "method": "full" if c.sft_adapter == "full" else "LoRA", "trainable": m["parameters"]["trainable"], "steps": m["steps"], "seconds": m["seconds"],
                      "s per 100 steps": round(100 * m["seconds"] / max(m["steps"], 1), 1),
                      "tokens/s": m.get("tokens_per_second"), "peak RSS (GiB)": m["peak_rss_gb"], "MFU": m["mfu"],
                      "dev loss": round(min(evals), 3) if evals else None})

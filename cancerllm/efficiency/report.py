@@ -55,7 +55,7 @@ def _md(text: str):
 def scaling_summary(scaling, hardware: str):
     """One sentence per width, numbers from the sweep: "a model of X parameters trains in Y s per 100 steps"."""
     parts = [f"a model of **{r['params'] / 1e6:.2f}M** parameters (hidden {h}) trains in **{r['s per 100 steps']:.0f} s "
-             f"per 100 LoRA SFT steps** and reaches dev loss {r['dev loss']:.2f} after {int(r['steps'])} steps"
+             f"per 100 {r['method']} SFT steps** and reaches dev loss {r['dev loss']:.2f} after {int(r['steps'])} steps"
              for h, r in scaling.iterrows() if pd.notna(r["dev loss"])]
     return _md(f"On a machine like this ({hardware}), " + "; ".join(parts) + ".")
 
