@@ -345,7 +345,11 @@ def inference_panels(sweep: pd.DataFrame, hardware: str):
     ax2.set_ylabel("seconds per batch (latency)")
     ax2.grid(False)
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], fontsize="x-small", loc="best")
+    # on the twin axis (drawn on top), in headroom above both curves
+    for a_ in (ax, ax2):
+        lo, hi = a_.get_ylim()
+        a_.set_ylim(lo, hi + 0.45 * (hi - lo))
+    ax2.legend(handles, [h.get_label() for h in handles], fontsize="x-small", loc="upper left", framealpha=0.9)
     kv = sweep[sweep["experiment"] == "KV cache"]
     axes[1].bar("KV cache " + kv["setting"].astype(str), kv["tokens/s"], color=["#C44E52", "#4C72B0"][: len(kv)])
     axes[1].set(title="KV cache", xlabel="", ylabel="generated tokens per second")
