@@ -6,7 +6,8 @@ so the numbers do not depend on a finished run. Every ratio comes with the raw n
 - gen_batched_vs_sequential: generated tokens/s of `inference.generate` (left padding, KV cache, one batch of
   `gen_batch` prompts) over the reference's one-prompt-at-a-time loop `inference.generate_sequential`, same
   model and prompts (test-split instruction prompts, the evaluation stage's real workload), up to 50 new tokens
-  (the reference's max_new_tokens; the demo profile scores with 24); the outputs are compared string by string. A second pair on short prompts (the first 32 tokens) shows the decode-bound case.
+  (the reference's max_new_tokens; the demo profile scores with 24); the outputs are compared string by string.
+  A second pair on short prompts (the first 32 tokens) shows the decode-bound case.
 - train_mfu_fp32: utilisation of the measured fp32 matmul peak by `training.run_cpt` (TRL SFTTrainer, packed
   LM blocks — the continued-pretraining code path) on a ~30M-parameter Mistral, over its optimizer steps
   after the first (cancerllm.efficiency conventions; lm_head counted, input embeddings not).
@@ -93,7 +94,8 @@ def bench_generation(cfg, tokenizer, prompts, new_tokens: int, batch: int, n_sho
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = modeling.build_small_model(cfg, tokenizer).to(device).eval()
     real = _gen_pair(model, tokenizer, prompts, new_tokens, batch)
-    short_prompts = [tokenizer.decode(tokenizer(p, add_special_tokens=False)["input_ids"][:32]) for p in prompts[:n_short]]
+    short_prompts = [tokenizer.decode(tokenizer(p, add_special_tokens=False)["input_ids"][:32])
+                     for p in prompts[:n_short]]
     short = _gen_pair(model, tokenizer, short_prompts, new_tokens, n_short)
     return {"real": real, "short": short, "params": modeling.count_parameters(model)["total"]}
 

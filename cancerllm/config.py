@@ -79,7 +79,7 @@ class Config:
     sft_warmup_ratio: float = 0.03
     sft_max_grad_norm: float = 0.3
     sft_completion_only_loss: bool = True  # paper's reference: False (loss on the whole sequence)
-    sft_adapter: str = "new"  # new = fresh LoRA on the merged CPT model | continue = keep training the CPT adapter | full = no adapter, all weights (paper: LoRA)
+    sft_adapter: str = "new"  # new = fresh LoRA on the merged CPT model | continue = CPT adapter | full = every weight
     sft_lora_r: int = 16  # paper script states 64 (ignored by its TRL version)
     sft_lora_alpha: int = 32
     sft_lora_dropout: float = 0.05

@@ -53,14 +53,16 @@ def prepare_base(cfg, corpora: dict):
 
 
 def _dtype(cfg):
-    return torch.bfloat16 if cfg.bf16 else torch.float32
+    """Weights' dtype when loading: small models stay fp32 (bf16 is for the trainer's autocast); a local base
+    model loads in bf16 when `bf16` is set."""
+    return torch.bfloat16 if cfg.bf16 and not cfg.uses_small_model else torch.float32
 
 
 def load_base(cfg):
     """Reload the base model and tokenizer saved by `prepare_base`."""
     pointer = base_dir(cfg) / "pointer.json"
     path = Path(json.loads(pointer.read_text())["base_model"]) if pointer.is_file() else base_dir(cfg)
-    return modeling.load_model(path, dtype=torch.float32 if cfg.uses_small_model else _dtype(cfg),
+    return modeling.load_model(path, dtype=_dtype(cfg),
                                quantize_4bit=cfg.load_in_4bit and not cfg.uses_small_model)
 
 
@@ -145,7 +147,7 @@ def load_tuned(cfg, name: str, merge: bool = True):
         raise ModelError(f"{adapter}: adapter was trained on a different base ({recorded.get('path')}); "
                          f"re-run 20_instruction_tuning")
     if not (adapter / "adapter_config.json").is_file():  # sft_adapter: full saved every weight
-        model, tokenizer = modeling.load_model(adapter, dtype=torch.float32 if cfg.uses_small_model else _dtype(cfg))
+        model, tokenizer = modeling.load_model(adapter, dtype=_dtype(cfg))
         return model.eval(), tokenizer
     continued = cfg.sft_adapter == "continue" and (cpt_dir(cfg, name) / "final" / "adapter_config.json").is_file()
     # "continue" trained the CPT adapter itself, so it sits directly on the base
