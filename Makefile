@@ -13,7 +13,7 @@ export PYTHONHASHSEED=0
 
 env: .venv/.installed
 
-.venv/.installed: requirements.lock pyproject.toml
+.venv/.installed: requirements.lock pyproject.toml Makefile
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv || true
 	@if command -v uv >/dev/null 2>&1; then \
 	  [ -x $(PY) ] || uv venv -q --python python3.11 .venv; \
