@@ -101,14 +101,12 @@ def bench_generation(cfg, tokenizer, prompts, new_tokens: int, batch: int, n_sho
 
 
 def _mfu_run(cfg, tokenizer, texts, out_dir: Path, s: dict, remeasure: bool = True) -> dict:
-    """The MFU training run, its utilisation re-expressed against the larger of the peak the training stage used
-    (efficiency.refresh_peak: best before/after, small sizes) and one more measured right after it with the full
-    budget: on a shared machine the peak drifts, and a low peak would inflate MFU."""
+    """The MFU training run (its `mfu` as the training stage recorded it), its achieved GFLOP/s, and one more peak
+    measured right after it with the full budget: on a shared machine the peak drifts, and a low peak would
+    inflate MFU, so `run_bench` divides by the best peak it saw."""
     m = efficiency.train_run(cfg, tokenizer, texts, out_dir, s["mfu_steps"], s["mfu_block"], s["mfu_batch"], **s["mfu"])
     after = efficiency.matmul_peak_gflops(torch.float32, budget_s=3.0) if remeasure else m["peak_gflops"]
-    peak = max(m["peak_gflops"], after)
-    m.update(peak_gflops_after=after, mfu_recorded_by_training=m["mfu"], threads=torch.get_num_threads(),
-             mfu=round(m["mfu"] * m["peak_gflops"] / peak, 4) if m["mfu"] is not None else None,
+    m.update(peak_gflops_after=after, threads=torch.get_num_threads(),
              achieved_gflops=round(m["flops_per_token"] * s["mfu_block"] * s["mfu_batch"] / m["step_seconds"] / 1e9, 2))
     return m
 
