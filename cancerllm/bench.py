@@ -64,7 +64,7 @@ def _world(size: str, root: Path):
     corpora = training.cpt_corpora(cohort, cfg.seed)
     texts = corpora["cancer"]["train"] + corpora["general"]["train"]
     tokenizer = modeling.train_tokenizer(texts, s["vocab"])
-    test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens)
+    test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens, cfg.prompt_style)
     prompts = list(test.sample(frac=1.0, random_state=cfg.seed)["prompt"][: s["n_prompts"]])
     return cfg, tokenizer, texts, prompts
 

@@ -41,6 +41,7 @@ class Config:
     n_patients: int = 40  # synthetic cohort size (patients)
     ocr_noise_rate: float = 0.01  # synthetic OCR-style character noise rate
     n_general_notes: int = 40  # synthetic general (non-cancer) clinical notes for the general-CPT corpus
+    n_unlabelled_patients: int = 0  # synthetic: extra patients whose notes (never their labels) join the cancer CPT corpus
     shared_data_dir: str = "../shared/data"  # folder holding tcga-reports/ and mtsamples/
     custom_data_path: str = ""  # your own notes (CSV/JSONL/Parquet), used when data_source = custom
     split_fractions: list = field(default_factory=lambda: [0.7, 0.1, 0.2])  # train/dev/test by patient
@@ -86,6 +87,9 @@ class Config:
     save_steps: int = 5  # checkpoint every N optimizer steps
     eval_steps: int = 5  # dev loss every N steps (best checkpoint by dev loss)
     max_sft_examples: int = 400  # cap on training instructions (CPU budget); -1 = all
+    prompt_style: str = "alpaca"  # alpaca = the reference's template (paper) | short = no preamble (CPU demo)
+    sft_negatives: float = 2.0  # not-relevant passages per passage that states the value (sentence-level QA)
+    sft_diagnosis_repeat: int = 1  # each diagnosis example appears this many times in the SFT set
     ablation_models: list = field(default_factory=lambda: ["no_cpt", "general_cpt", "cancer_cpt"])
     # --- precision and hardware ----------------------------------------------------------------
     bf16: bool = False  # fp32 is deterministic on CPU; paper: True
@@ -159,11 +163,12 @@ _POSITIVE = {
     "sft_gradient_accumulation_steps", "sft_max_length", "save_steps", "eval_steps", "lora_r", "lora_alpha",
     "sft_lora_r", "sft_lora_alpha", "max_new_tokens", "eval_batch_size", "bootstrap_samples",
     "initializer_range", "cpt_learning_rate", "sft_learning_rate", "cpt_num_train_epochs",
-    "sft_num_train_epochs", "efficiency_steps", "retrieval_k",
+    "sft_num_train_epochs", "efficiency_steps", "retrieval_k", "sft_negatives", "sft_diagnosis_repeat",
 }
 _CHOICES = {
     "data_source": DATA_SOURCES,
     "sft_adapter": ["new", "continue", "full"],
+    "prompt_style": ["alpaca", "short"],
 }
 _ABLATION = ["no_cpt", "general_cpt", "cancer_cpt"]
 
@@ -201,6 +206,9 @@ def make_config(params: dict, source: str = "<params>") -> Config:
     for key in _POSITIVE:
         if getattr(cfg, key) <= 0:
             raise ParamsError(f"{source}: key '{key}' must be > 0, got {getattr(cfg, key)!r}")
+    for key in ("n_unlabelled_patients", "n_general_notes"):
+        if getattr(cfg, key) < 0:
+            raise ParamsError(f"{source}: key '{key}' must be >= 0, got {getattr(cfg, key)!r}")
     for key, choices in _CHOICES.items():
         if getattr(cfg, key) not in choices:
             raise ParamsError(f"{source}: key '{key}' must be one of {choices}, got {getattr(cfg, key)!r}")

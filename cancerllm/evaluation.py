@@ -39,14 +39,35 @@ def model_systems(cfg) -> list[str]:
     return [*cfg.ablation_models, "zero_shot"]
 
 
-def predict_models(cfg, test: pd.DataFrame) -> dict[str, list[list[str]]]:
-    """Parsed answers of every LM system (trained adapters on their own base; the untuned base as zero-shot)."""
+def predict_models(cfg, test: pd.DataFrame, details: dict | None = None) -> dict[str, list[list[str]]]:
+    """Parsed answers of every LM system (trained adapters on their own base; the untuned base as zero-shot).
+    A `details` dict is filled with each system's reading cost and conflicts (``reading_cost`` reads it)."""
+    import time
+
     preds = {}
     for name in model_systems(cfg):
         model, tokenizer = pipeline.load_base(cfg) if name == "zero_shot" else pipeline.load_tuned(cfg, name)
-        _, preds[name] = inference.predict(model, tokenizer, test, cfg.max_new_tokens, cfg.eval_batch_size, desc=name)
+        t0 = time.perf_counter()
+        _, preds[name], det = inference.predict(model, tokenizer, test, cfg.max_new_tokens, cfg.eval_batch_size,
+                                                desc=name, return_details=True)
+        if details is not None:
+            details[name] = {**det, "seconds": time.perf_counter() - t0}
         del model
     return preds
+
+
+def reading_cost(details: dict, test: pd.DataFrame) -> pd.DataFrame:
+    """Per LM: phenotype questions, passage prompts read (one batched forward pass each), prompts generated
+    in full (passages not rejected by the first token, plus every diagnosis), notes whose passages stated
+    conflicting values (``inference.assemble`` then picks by confidence-weighted vote), and inference seconds."""
+    n_ph = int((test["task"] == "phenotype_extraction").sum())
+    rows = {name: {"phenotype questions": n_ph, "passages read": d["passage_prompts"], "generated": d["generated"],
+                   "questions with conflicting passages": sum(r["conflict"] for r in d["rows"]),
+                   "% conflicting": round(100 * sum(r["conflict"] for r in d["rows"]) / max(n_ph, 1), 1),
+                   "seconds": round(d["seconds"], 1),
+                   "ms per question": round(1000 * d["seconds"] / max(len(test), 1), 1)}
+            for name, d in details.items()}
+    return pd.DataFrame(rows).T
 
 
 def predict_baselines(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, list[list[str]]]:
@@ -172,6 +193,49 @@ def ablation_summary(paired: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def reading_table(test: pd.DataFrame, preds: dict, metric: str = HEADLINE) -> pd.DataFrame:
+    """Does each system read its input? Per system: distinct answers it gave on each task's test instances (a
+    model that ignores the note gives one), and its mean F1 (×100, reference scorer) per task beside the rule and
+    TF-IDF baselines' on the same instances."""
+    inst = instance_table(test, preds, metric)
+    f1 = inst.pivot_table(index="system", columns="task", values="f1", aggfunc="mean", sort=False)
+    rows = []
+    for system, p in preds.items():
+        row = {"system": system}
+        for task, short in (("phenotype_extraction", "phenotype"), ("diagnosis_generation", "diagnosis")):
+            idx = np.flatnonzero((test["task"] == task).to_numpy())
+            if not len(idx):
+                continue
+            row[f"{short}: distinct answers"] = len({", ".join(p[i]).lower() for i in idx})
+            row[f"{short}: F1"] = round(float(f1.loc[system, task]), 1)
+            for base in ("tfidf_logreg", "rule"):
+                if base in preds and base != system:
+                    row[f"{short}: − {base}"] = round(float(f1.loc[system, task] - f1.loc[base, task]), 1)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("system")
+
+
+def reading_summary(table: pd.DataFrame, models: list[str], min_distinct: int = 20) -> str:
+    """``reading_table`` in words, for the language models: whether each reads its input (at least
+    `min_distinct` distinct phenotype answers) and where it stands against the baselines."""
+    lines = []
+    for m in [m for m in models if m in table.index]:
+        r = table.loc[m]
+        parts = []
+        for short in ("phenotype", "diagnosis"):
+            if f"{short}: F1" not in r:
+                continue
+            d, f = int(r[f"{short}: distinct answers"]), r[f"{short}: F1"]
+            vs = [f"{'above' if r[c] > 0 else 'below' if r[c] < 0 else 'level with'} {c.split('− ')[1]} by "
+                  f"{abs(r[c]):.1f}" for c in r.index if c.startswith(f"{short}: − ") and pd.notna(r[c])]
+            parts.append(f"{short} F1 {f:.1f} with {d} distinct answer{'s' if d != 1 else ''} ({', '.join(vs)})")
+        d = int(r.get("phenotype: distinct answers", 0))
+        verdict = (f"reads its input (≥ {min_distinct} distinct phenotype answers)" if d >= min_distinct else
+                   "gives a constant answer" if d <= 1 else f"reads its input only weakly ({d} distinct phenotype answers)")
+        lines.append(f"- **{m}** {verdict}: " + "; ".join(parts) + ".")
+    return "\n".join(lines) or "*No language model in this run.*"
+
+
 def error_gallery(test: pd.DataFrame, preds: dict, system: str, is_real: bool, n: int = 6) -> pd.DataFrame:
     """Wrong answers of one system: synthetic data shows question context excerpts; real data shows only
     field-level error counts (never note text)."""
@@ -205,7 +269,7 @@ def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = N
     cohort = load_custom(Path(data_path), [0.0, 0.0, 1.0], cfg.seed)
     cohort.notes["split"], cohort.labels["split"] = "test", "test"
     _, tokenizer = pipeline.load_base(cfg)
-    test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens)
+    test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens, cfg.prompt_style)
     if test.empty:
         raise ValueError(f"{data_path}: no labelled instances (needs phenotype label columns or a diagnosis column)")
     preds = {}

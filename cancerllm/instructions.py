@@ -11,14 +11,21 @@ Used in notebooks/20_instruction_tuning.ipynb and notebooks/30_evaluation.ipynb.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
-from .data.schema import Cohort
+from .data.schema import NOT_MENTIONED, Cohort
 
 TEMPLATE = ("Below is an instruction that describes a task, paired with an input that provides further context.\n\n"
             "### Instruction:\n{instruction}\n\n### Input:\n{context}\n\n### Response:\n")
+SHORT_TEMPLATE = "### Input:\n{context}\n\n### Response:\n"
+TEMPLATES = {"alpaca": TEMPLATE, "short": SHORT_TEMPLATE}
 RESPONSE_MARKER = "### Response:"
+#: a passage's answer when it does not state the asked-for field (the paper: "a reply saying the question is not
+#: relevant"; its exact string is not public)
+NOT_RELEVANT = "not relevant"
 PHENOTYPE_INSTRUCTION = "You are an excellent linguist. The task is to answer the question by given the context or text"
 DIAGNOSIS_INSTRUCTION = ("You are a medical expert. This task involves generating the diagnosis based on the provided "
                          "context or text.")
@@ -36,6 +43,17 @@ TASKS = ["phenotype_extraction", "diagnosis_generation"]
 INPUT_PREFIX = "In the text: "  # opens a phenotype row's input (join_input)
 
 
+def frame_texts(repeat: int = 100) -> list[str]:
+    """The fixed text of every prompt (templates, instructions, questions, the two stock answers), `repeat`
+    times: added to the BPE tokenizer's training text so that the frame costs a few tokens, not one per letter
+    (with the notes alone, "not relevant" was 6 tokens and the short frame plus a question ~40)."""
+    fixed = [TEMPLATES[s].format(instruction=i, context=join_input("", q) if q else "")
+             for s in TEMPLATES for i, q in [(PHENOTYPE_INSTRUCTION, q) for q in QUESTIONS.values()]
+             + [(DIAGNOSIS_INSTRUCTION, "")]]
+    fixed += [f"{NOT_RELEVANT}\n{NOT_MENTIONED}"]
+    return fixed * repeat
+
+
 def split_answers(response: str) -> list[str]:
     """The reference's post-processing: split on commas, strip, drop empties."""
     return [a.strip() for a in str(response).split(",") if a.strip()]
@@ -49,48 +67,180 @@ def _fit(tokenizer, text: str, budget: int) -> str:
     return text if len(ids) <= budget else tokenizer.decode(ids[:budget])
 
 
-def build_instructions(cohort: Cohort, split: str, tokenizer=None, max_length: int = 4000,
-                       answer_tokens: int = 50) -> pd.DataFrame:
-    """All instruction examples of one split, both tasks. Returns one row per example with columns
-    id, patient_id, cancer_type, task, field, instruction, context, response, answers, prompt, completion.
+def render(instruction: str, context: str, style: str = "alpaca") -> str:
+    """The prompt of one example: the reference's Alpaca template (``alpaca``), or ``short`` — the same input and
+    response marker without the 40-word Alpaca preamble (the CPU demo's choice: its prompts are one sentence
+    long, and the preamble would be ~3/4 of every training and inference token)."""
+    return TEMPLATES[style].format(instruction=instruction, context=context)
 
-    Phenotype questions are asked of the pathology report (or of all the patient's notes when there is none);
-    diagnosis is generated from the clinical note(s) (or the report, for report-only sources like TCGA).
-    Contexts are cut to fit `max_length` tokens with room for a `answer_tokens`-token answer.
+
+def passages(text: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the sentence-level passages of a note, in order: every line, split
+    further at sentence ends (". " or "; " after two lower-case letters or digits, before a capital: "A." and
+    "Dr." do not end a sentence); a header line that ends in ":" or "-" is joined
+    to the line after it. Used for the paper's sentence-level QA (phenotype extraction)."""
+    out: list[list[int]] = []
+    pending = None
+    for m in re.finditer(r"[^\n]+", text):
+        line_start = m.start()
+        pieces = [(line_start + a.start(), line_start + a.end()) for a in re.finditer(r"\S(?:.*?\S)?(?=(?<=[a-z0-9)%]{2}[.;])\s+(?=[A-Z(])|\s*$)", m[0])]
+        for a, b in pieces:
+            if pending is not None:
+                a, pending = pending, None
+            if text[a:b].endswith((":", " -")) and b - a < 48:
+                pending = a  # a header: carried into the next passage
+                continue
+            out.append([a, b])
+    if pending is not None:
+        out.append([pending, len(text.rstrip())])
+    return [(a, b) for a, b in out]
+
+
+def passage_texts(text: str) -> list[str]:
+    return [" ".join(text[a:b].split()) for a, b in passages(text)]
+
+
+#: the headers of the clinical-note sections that carry the diagnosis (the reference's input lists reason for
+#: visit, treatment site, ... ; the assessment states the diagnosis)
+DIAGNOSIS_SECTIONS = re.compile(r"^\s*(reason for visit|cc|chief complaint|treatment site|tx site|site of treatment|"
+                                r"assessment( and plan)?|assessment/plan|a/p|impression( and plan)?|diagnosis|"
+                                r"final diagnosis)\b", re.I)
+
+
+def diagnosis_text(text: str) -> str:
+    """The diagnosis-bearing sections of a note (paragraphs that open with a DIAGNOSIS_SECTIONS header), in
+    order; the whole note when it has none (a pathology report, a custom note)."""
+    keep = [p.strip() for p in re.split(r"\n\s*\n", text) if DIAGNOSIS_SECTIONS.match(p)]
+    return "\n\n".join(keep) if keep else text
+
+
+def build_instructions(cohort: Cohort, split: str, tokenizer=None, max_length: int = 4000,
+                       answer_tokens: int = 50, style: str = "alpaca") -> pd.DataFrame:
+    """Note-level instances of one split, both tasks — what every system is scored on. One row per instance
+    with columns id, patient_id, cancer_type, task, field, instruction, context, response, answers, prompt,
+    completion, style.
+
+    Phenotype questions are asked of the whole pathology report (or of all the patient's notes when there is
+    none), never cut: the language models answer them sentence by sentence (``sentence_examples``,
+    ``inference.predict``), the baselines read the whole note. Diagnosis is generated from the diagnosis-bearing
+    sections of the clinical note(s) (``diagnosis_text``; the report for report-only sources like TCGA), cut
+    to fit `max_length` tokens with room for an `answer_tokens`-token answer.
     """
-    labels = cohort.labels[cohort.labels["split"] == split].set_index("patient_id")
-    notes = cohort.notes[cohort.notes["split"] == split]
     rows = []
-    for pid, grp in notes.groupby("patient_id", sort=True):
-        if pid not in labels.index:
-            continue
-        lab = labels.loc[pid]
-        reports = grp.loc[grp["note_type"] == "pathology_report", "text"].tolist()
-        clinical = grp.loc[grp["note_type"] == "clinical_note", "text"].tolist()
-        report_text = "\n\n".join(reports or grp["text"].tolist())
-        clinical_text = "\n\n".join(clinical or reports)
+    for pid, lab, report_text, clinical_text, _ in _patients(cohort, split):
         for fld in cohort.fields:
             gold = lab[fld]
             if gold is None or (isinstance(gold, float) and np.isnan(gold)):
                 continue  # no label: not an instance
-            rows.append(_example(tokenizer, max_length, answer_tokens, pid, lab, "phenotype_extraction", fld,
-                                 PHENOTYPE_INSTRUCTION, report_text, QUESTIONS[fld], str(gold)))
+            rows.append(_row(pid, lab, "phenotype_extraction", fld, PHENOTYPE_INSTRUCTION,
+                             join_input(report_text, QUESTIONS[fld]), str(gold), style))
         if isinstance(lab["diagnosis"], str) and lab["diagnosis"]:
-            rows.append(_example(tokenizer, max_length, answer_tokens, pid, lab, "diagnosis_generation", "diagnosis",
-                                 DIAGNOSIS_INSTRUCTION, clinical_text, "", lab["diagnosis"]))
+            rows.append(_diagnosis_row(tokenizer, max_length, answer_tokens, pid, lab, clinical_text, style))
     return pd.DataFrame(rows)
 
 
-def _example(tokenizer, max_length, answer_tokens, pid, lab, task, fld, instruction, text, question, response):
-    frame = TEMPLATE.format(instruction=instruction, context=join_input("", question))
-    overhead = len(tokenizer(frame)["input_ids"]) if tokenizer is not None else 0
+def _patients(cohort: Cohort, split: str):
+    """(patient_id, label row, report text, diagnosis text, report note ids) per labelled patient of a split."""
+    labels = cohort.labels[cohort.labels["split"] == split].set_index("patient_id")
+    notes = cohort.notes[cohort.notes["split"] == split]
+    for pid, grp in notes.groupby("patient_id", sort=True):
+        if pid not in labels.index:
+            continue
+        is_report = grp["note_type"] == "pathology_report"
+        reports = grp.loc[is_report, "text"].tolist()
+        clinical = grp.loc[grp["note_type"] == "clinical_note", "text"].tolist()
+        report_ids = grp.loc[is_report, "note_id"].tolist() if reports else grp["note_id"].tolist()
+        report_text = "\n\n".join(reports or grp["text"].tolist())
+        clinical_text = "\n\n".join(diagnosis_text(t) for t in (clinical or reports))
+        yield pid, labels.loc[pid], report_text, clinical_text, report_ids
+
+
+def _row(pid, lab, task, fld, instruction, context, response, style, rid=None):
+    return {"id": rid or f"{pid}:{fld}", "patient_id": pid, "cancer_type": lab["cancer_type"], "task": task,
+            "field": fld, "instruction": instruction, "context": context, "response": response,
+            "answers": split_answers(response), "prompt": render(instruction, context, style), "completion": response,
+            "style": style}
+
+
+def _diagnosis_row(tokenizer, max_length, answer_tokens, pid, lab, text, style):
+    overhead = len(tokenizer(render(DIAGNOSIS_INSTRUCTION, "", style))["input_ids"]) if tokenizer is not None else 0
     body = _fit(tokenizer, text, max(16, max_length - overhead - answer_tokens))
-    context = join_input(body, question)
-    return {
-        "id": f"{pid}:{fld}", "patient_id": pid, "cancer_type": lab["cancer_type"], "task": task, "field": fld,
-        "instruction": instruction, "context": context, "response": response, "answers": split_answers(response),
-        "prompt": TEMPLATE.format(instruction=instruction, context=context), "completion": response,
-    }
+    return _row(pid, lab, "diagnosis_generation", "diagnosis", DIAGNOSIS_INSTRUCTION, body, lab["diagnosis"], style)
+
+
+def evidence_passages(cohort: Cohort, note_ids: list[str], report_text: str, fld: str, gold: str) -> list[bool]:
+    """Which passages of `report_text` state the gold value of `fld`: from the generator's evidence spans when the
+    cohort has them (synthetic), else found by the value itself (TNM category and number; otherwise the gold text,
+    case-insensitive). One flag per ``passages(report_text)`` entry."""
+    spans = passages(report_text)
+    if gold == NOT_MENTIONED:
+        return [False] * len(spans)
+    if cohort.evidence is not None:
+        marks, offset = [], 0
+        for nid in note_ids:  # report_text joins the notes with "\n\n"
+            marks += [(offset + a, offset + b) for a, b, f in cohort.evidence.get(nid, ()) if f == fld]
+            offset += len(cohort.notes.loc[cohort.notes["note_id"] == nid, "text"].iloc[0]) + 2
+        return [any(a < e and s < b for s, e in marks) for a, b in spans]
+    return [_states(report_text[a:b], fld, gold) for a, b in spans]
+
+
+def _states(passage: str, fld: str, gold: str) -> bool:
+    m = re.fullmatch(r"([TNM])([0-4]|X|is)", gold) if fld in ("t_stage", "n_stage", "m_stage") else None
+    if m:
+        return re.search(rf"(?<![A-Za-z0-9])[pcyr]?(?:T\w*N\w*)?{m[1]}{m[2]}(?![0-9])", passage) is not None
+    return gold.lower() in passage.lower()
+
+
+def sentence_examples(cohort: Cohort, split: str, style: str = "alpaca", negatives: float = 2.0,
+                      seed: int = 42) -> pd.DataFrame:
+    """The paper's sentence-level QA for phenotype extraction, as training / dev examples: for every labelled
+    patient and field, each passage of the report that states the gold value is asked the field's question
+    ("In the text: <passage> What is ...?") and answered with the gold value; other passages answer
+    NOT_RELEVANT. All positives are kept, and `negatives` x as many not-relevant passages per field
+    (seeded): half of them passages that state another field's value (the hard cases), half the rest (headers,
+    margins, comments — without these the model invents a value for a header line). Same columns as
+    ``build_instructions`` plus ``note_id``-free ids "<patient>:<field>:s<k>"."""
+    rng = np.random.default_rng([abs(seed), 7])
+    rows = []
+    for pid, lab, report_text, _, note_ids in _patients(cohort, split):
+        texts = passage_texts(report_text)
+        flags = {f: evidence_passages(cohort, note_ids, report_text, f, str(lab[f])) for f in cohort.fields
+                 if isinstance(lab[f], str)}
+        any_evidence = [any(v[k] for v in flags.values()) for k in range(len(texts))]
+        for fld, pos in flags.items():
+            yes = [k for k, v in enumerate(pos) if v]
+            hard = [k for k in range(len(texts)) if not pos[k] and any_evidence[k]]
+            easy = [k for k in range(len(texts)) if not pos[k] and not any_evidence[k]]
+            n_neg = int(round(negatives * max(len(yes), 1)))
+            n_hard = min(len(hard), (n_neg + 1) // 2)
+            hard, easy = [int(k) for k in rng.permutation(hard)], [int(k) for k in rng.permutation(easy)]
+            pick = hard[:n_hard] + easy[:n_neg - n_hard]
+            pick += hard[n_hard:n_hard + max(0, n_neg - len(pick))]  # too few easy ones: more hard ones
+            for k in sorted(yes + pick):
+                answer = str(lab[fld]) if pos[k] else NOT_RELEVANT
+                rows.append(_row(pid, lab, "phenotype_extraction", fld, PHENOTYPE_INSTRUCTION,
+                                 join_input(texts[k], QUESTIONS[fld]), answer, style, rid=f"{pid}:{fld}:s{k}"))
+    return pd.DataFrame(rows)
+
+
+def answerability(cohort: Cohort, split: str | None = None) -> pd.DataFrame:
+    """The answerable-instruction invariant, per field: instances whose gold is a value (not NOT_MENTIONED),
+    and the share of them whose value is stated in at least one passage the model is asked about
+    (``evidence_passages``); plus passages per report. Used in notebooks/20_instruction_tuning.ipynb."""
+    rows = []
+    for sp in ([split] if split else ["train", "dev", "test"]):
+        for pid, lab, report_text, _, note_ids in _patients(cohort, sp):
+            n_pass = len(passages(report_text))
+            for fld in cohort.fields:
+                gold = lab[fld]
+                if not isinstance(gold, str) or gold == NOT_MENTIONED:
+                    continue
+                rows.append({"field": fld, "answerable": any(evidence_passages(cohort, note_ids, report_text, fld, gold)),
+                             "passages": n_pass})
+    df = pd.DataFrame(rows, columns=["field", "answerable", "passages"])
+    out = df.groupby("field", sort=False).agg(instances=("answerable", "size"), answerable=("answerable", "sum"))
+    out["% answerable"] = (100 * out["answerable"] / out["instances"]).round(1)
+    return out.reindex([f for f in cohort.fields if f in out.index])
 
 
 # The input (``context``) of an example is framed by ``join_input`` and unframed by ``split_input``; the

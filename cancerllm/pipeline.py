@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from . import modeling, training
-from .instructions import build_instructions, cap_examples
+from .instructions import build_instructions, cap_examples, frame_texts, sentence_examples
 from .modeling import ModelError
 from .provenance import file_sha256
 
@@ -45,7 +45,8 @@ def prepare_base(cfg, corpora: dict):
         out.mkdir(parents=True, exist_ok=True)
         (out / "pointer.json").write_text(json.dumps({"base_model": str(cfg.base_model)}), encoding="utf-8")
         return model, tokenizer
-    tokenizer = modeling.train_tokenizer(corpora["cancer"]["train"] + corpora["general"]["train"], cfg.vocab_size)
+    tokenizer = modeling.train_tokenizer(corpora["cancer"]["train"] + corpora["general"]["train"] + frame_texts(),
+                                         cfg.vocab_size)
     model = modeling.build_small_model(cfg, tokenizer)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
@@ -110,15 +111,27 @@ def _ppl(cfg, model, tokenizer, corpora) -> dict:
 
 
 def instruction_sets(cfg, cohort, tokenizer) -> dict[str, pd.DataFrame]:
-    """train (capped at max_sft_examples), dev (capped at a quarter of that) and test (capped at
-    max_eval_instances) instruction examples, contexts cut to fit sft_max_length."""
-    sets = {s: build_instructions(cohort, s, tokenizer, cfg.sft_max_length, cfg.max_new_tokens)
+    """The note-level instances every system is scored on — train (all; what the baselines fit and retrieval
+    indexes), dev (all) and test (capped at max_eval_instances) — and the examples the language models are
+    tuned on: sft_train (sentence-level phenotype QA plus diagnosis, capped at max_sft_examples) and sft_dev
+    (at most 96 of the same kind from the dev split: dev loss is computed often, so it stays cheap)."""
+    sets = {s: build_instructions(cohort, s, tokenizer, cfg.sft_max_length, cfg.max_new_tokens, cfg.prompt_style)
             for s in ("train", "dev", "test")}
     n = cfg.max_sft_examples
-    sets["train"] = cap_examples(sets["train"], n, cfg.seed)
-    sets["dev"] = cap_examples(sets["dev"], -1 if n == -1 else min(96, max(8, n // 4)), cfg.seed)  # dev loss is computed often: keep it cheap
+    sft = {s: sft_examples(cfg, cohort, sets[s], s) for s in ("train", "dev")}
+    sets["sft_train"] = cap_examples(sft["train"], n, cfg.seed)
+    sets["sft_dev"] = cap_examples(sft["dev"], -1 if n == -1 else min(96, max(8, n // 4)), cfg.seed)
     sets["test"] = cap_examples(sets["test"], cfg.max_eval_instances, cfg.seed)
     return sets
+
+
+def sft_examples(cfg, cohort, notes: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Tuning examples of one split: the sentence-level phenotype QA (``instructions.sentence_examples``) and the
+    split's diagnosis instances, each repeated sft_diagnosis_repeat times (one diagnosis example per patient
+    against ~10 passages per field: without the repeat diagnosis gets ~3% of the gradient steps)."""
+    phen = sentence_examples(cohort, split, cfg.prompt_style, cfg.sft_negatives, cfg.seed)
+    diag = notes[notes["task"] == "diagnosis_generation"]
+    return pd.concat([phen] + [diag] * cfg.sft_diagnosis_repeat, ignore_index=True)
 
 
 def instruction_tuning(cfg, sets: dict) -> dict:
@@ -127,7 +140,7 @@ def instruction_tuning(cfg, sets: dict) -> dict:
     for name in cfg.ablation_models:
         model, tokenizer = load_init(cfg, name)
         out = sft_dir(cfg, name)
-        trained, metrics = training.run_sft(cfg, model, tokenizer, sets["train"], sets["dev"], out)
+        trained, metrics = training.run_sft(cfg, model, tokenizer, sets["sft_train"], sets["sft_dev"], out)
         (out / "final" / "base.json").write_text(json.dumps(init_fingerprint(cfg, name), indent=2), encoding="utf-8")
         results[name] = metrics
     return results
@@ -211,6 +224,9 @@ def cpt_summary(cpt: dict) -> str:
     return f"Held-out cancer-text perplexity: base {base:.1f}; " + "; ".join(parts) + "." + verdict
 
 
+SETS = ("train", "dev", "test", "sft_train", "sft_dev")
+
+
 def save_sets(sets: dict, out: Path) -> None:
     """Persist the instruction sets (run directory only; never rendered for real data)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -220,18 +236,25 @@ def save_sets(sets: dict, out: Path) -> None:
 
 def load_sets(cfg) -> dict:
     d = cfg.stage_path(SFT_STAGE) / "instructions"
-    return {s: pd.read_json(d / f"{s}.jsonl", lines=True, dtype=False) for s in ("train", "dev", "test")}
+    return {s: pd.read_json(d / f"{s}.jsonl", lines=True, dtype=False) for s in SETS if (d / f"{s}.jsonl").is_file()}
 
 
 def instruction_table(sets: dict) -> pd.DataFrame:
-    """Examples per task/field and split, with the share whose answer is 'not mentioned'."""
+    """Per task/field: note-level instances per split (train/dev/test) with the share whose gold is 'not
+    mentioned', and the tuning examples (sft_train) with the share whose answer is 'not relevant'."""
     from .data.schema import NOT_MENTIONED
+    from .instructions import NOT_RELEVANT
 
-    frames = [df.assign(split=s) for s, df in sets.items()]
-    allx = pd.concat(frames)
-    tab = pd.crosstab([allx["task"], allx["field"]], allx["split"]).reindex(columns=["train", "dev", "test"], fill_value=0)
-    tab["% not mentioned"] = (allx.assign(nm=allx["response"] == NOT_MENTIONED)
+    notes = pd.concat([sets[s].assign(split=s) for s in ("train", "dev", "test") if s in sets])
+    tab = pd.crosstab([notes["task"], notes["field"]], notes["split"]).reindex(columns=["train", "dev", "test"],
+                                                                              fill_value=0)
+    tab["% not mentioned"] = (notes.assign(nm=notes["response"] == NOT_MENTIONED)
                               .groupby(["task", "field"])["nm"].mean() * 100).round(1)
+    if "sft_train" in sets:
+        sft = sets["sft_train"]
+        g = sft.assign(nr=sft["response"] == NOT_RELEVANT).groupby(["task", "field"])
+        tab["tuning examples"] = g.size().reindex(tab.index, fill_value=0)
+        tab["% not relevant"] = (g["nr"].mean() * 100).round(1).reindex(tab.index)
     return tab
 
 

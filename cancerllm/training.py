@@ -35,11 +35,11 @@ def _device_args(cfg) -> dict:
 def cpt_corpora(cohort: Cohort, seed: int) -> dict[str, dict[str, list[str]]]:
     """Train and held-out texts of the two CPT corpora.
 
-    cancer: train-split notes for training; dev+test notes for held-out perplexity.
-    general: the general (non-cancer) clinical notes, 90/10 seeded split.
+    cancer: train-split notes plus the cohort's unlabelled notes for training; dev+test notes for held-out
+    perplexity. general: the general (non-cancer) clinical notes, 90/10 seeded split.
     """
     notes = cohort.notes
-    cancer = {"train": notes.loc[notes["split"] == "train", "text"].tolist(),
+    cancer = {"train": notes.loc[notes["split"] == "train", "text"].tolist() + cohort.unlabelled["text"].tolist(),
               "heldout": notes.loc[notes["split"] != "train", "text"].tolist()}
     gen = cohort.general["text"].tolist()
     order = np.random.default_rng(seed).permutation(len(gen))
@@ -120,7 +120,9 @@ def run_sft(cfg, model, tokenizer, train_df: pd.DataFrame, dev_df: pd.DataFrame,
         max_grad_norm=cfg.sft_max_grad_norm, lr_scheduler_type="linear", logging_steps=1,
         eval_strategy="steps", eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.save_steps,
         save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
-        **_device_args(cfg),
+        # batches of similar length: short passage QA and long diagnosis examples mixed would pad most of every
+        # batch (measured: 5.7k tokens/s at batch 64 mixed)
+        train_sampling_strategy="group_by_length", **_device_args(cfg),
     )
     keep = isinstance(model, PeftModel) and cfg.sft_adapter == "continue"
     full = cfg.sft_adapter == "full"

@@ -1,13 +1,18 @@
-"""The framing of an instruction's input: ``join_input`` builds "In the text: {body} {question}" (the body
-alone for diagnosis) and ``split_input`` is its exact inverse; robustness and retrieval both rely on it."""
+"""Instruction data: the input framing (``join_input`` / ``split_input`` are exact inverses; robustness and
+retrieval rely on them), the answerable-instruction invariant (every gold value is stated in the text the model
+is given), the sentence-level QA examples, and the note-level assembly of passage answers."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from cancerllm import instructions
+from cancerllm.data.schema import NOT_MENTIONED
 from cancerllm.data.synthetic import generate_cohort
-from cancerllm.instructions import QUESTIONS, join_input, split_input
+from cancerllm.inference import assemble, sentence_prompts
+from cancerllm.instructions import NOT_RELEVANT, QUESTIONS, join_input, split_input
 from cancerllm.modeling import train_tokenizer
 
 
@@ -16,15 +21,21 @@ def cohort():
     return generate_cohort(24, seed=5)
 
 
+@pytest.fixture(scope="module")
+def big():
+    return generate_cohort(200, seed=11)
+
+
+@pytest.mark.parametrize("style", ["alpaca", "short"])
 @pytest.mark.parametrize("cut", [False, True])
-def test_split_input_inverts_every_built_context(cohort, cut):
+def test_split_input_inverts_every_built_context(cohort, cut, style):
     tok = train_tokenizer(list(cohort.notes["text"]), 300) if cut else None
-    df = instructions.build_instructions(cohort, "train", tok, 160, 16)  # with a tokenizer most notes are cut
+    df = instructions.build_instructions(cohort, "train", tok, 160, 16, style)  # with a tokenizer diagnosis is cut
     assert set(df["task"]) == set(instructions.TASKS)
     for r in df.to_dict("records"):
         body, question = split_input(r["context"], r["field"])
         assert join_input(body, question) == r["context"]
-        assert r["prompt"] == instructions.TEMPLATE.format(instruction=r["instruction"], context=r["context"])
+        assert r["prompt"] == instructions.TEMPLATES[style].format(instruction=r["instruction"], context=r["context"])
         if r["task"] == "phenotype_extraction":
             assert question == QUESTIONS[r["field"]] and r["context"] == f"In the text: {body} {question}"
         else:
@@ -37,3 +48,73 @@ def test_join_then_split_is_identity(body):
     assert split_input(join_input(body, q), "grade") == (body, q)
     assert split_input(join_input(body), "diagnosis") == (body, "")
     assert join_input(body, "") == body
+
+
+def test_every_synthetic_value_is_answerable_from_the_report(big):
+    """The invariant of issue 12: for every field, every labelled value is stated in a passage of the report
+    the phenotype question is asked of (the generator's evidence spans say where it wrote it)."""
+    tab = instructions.answerability(big)
+    assert list(tab.index) == big.fields and (tab["instances"] > 0).all()
+    assert (tab["% answerable"] == 100.0).all(), tab
+
+
+def test_evidence_spans_hold_the_gold_value(big):
+    """The recorded spans are where the value is: the stage digit, the size number, a word of the site."""
+    labels = big.labels.set_index("patient_id")
+    checked = 0
+    for nid, spans in big.evidence.items():
+        note = big.notes.set_index("note_id").loc[nid]
+        text, lab = note["text"], labels.loc[note["patient_id"]]
+        for a, b, fld in spans:
+            assert 0 <= a < b <= len(text)
+            if fld == "tumor_size" and lab[fld] != NOT_MENTIONED:
+                cm = float(lab[fld].split()[0])  # gold is in cm; the note may say mm
+                stated = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", text[a:b])]
+                assert any(abs(x - cm) < 1e-9 or abs(x - 10 * cm) < 1e-6 for x in stated), (nid, text[a:b], lab[fld])
+                checked += 1
+    assert checked > 50
+
+
+def test_sentence_examples_answer_with_value_or_not_relevant(big):
+    ex = instructions.sentence_examples(big, "train", "short", negatives=2.0, seed=3)
+    labels = big.labels.set_index("patient_id")
+    pos = ex[ex["response"] != NOT_RELEVANT]
+    neg = ex[ex["response"] == NOT_RELEVANT]
+    assert len(neg) >= 1.5 * len(pos) > 0  # about `negatives` per evidence passage
+    for r in pos.itertuples():
+        assert r.response == labels.loc[r.patient_id, r.field]
+        body, _ = split_input(r.context, r.field)
+        assert len(body) < 400  # one passage, not the report
+    again = instructions.sentence_examples(big, "train", "short", negatives=2.0, seed=3)
+    assert again["id"].tolist() == ex["id"].tolist()  # seeded
+
+
+def test_passages_split_sentences_and_keep_headers_with_their_line():
+    text = "FINAL DIAGNOSIS:\nA. Left breast, biopsy: invasive carcinoma. Grade 2; margins clear.\n\nComment - \nSee note."
+    got = instructions.passage_texts(text)
+    assert got == ["FINAL DIAGNOSIS: A. Left breast, biopsy: invasive carcinoma.", "Grade 2; margins clear.",
+                   "Comment - See note."]
+
+
+def test_sentence_prompts_ask_every_passage(cohort):
+    row = instructions.build_instructions(cohort, "test", None, 4000, 16, "short").iloc[0]
+    body, _ = split_input(row["context"], row["field"])
+    prompts = sentence_prompts(row)
+    assert len(prompts) == len(instructions.passages(body)) > 3
+    assert all(p.endswith(QUESTIONS[row["field"]] + "\n\n### Response:\n") for p in prompts)
+
+
+def test_assemble_votes_and_counts_conflicts():
+    nr = [NOT_RELEVANT]
+    assert assemble([nr, nr]) == ([NOT_MENTIONED], 0)
+    assert assemble([["T2"], nr, ["t2"], ["T3"]]) == (["t2"], 2)  # majority (case-insensitive), last spelling
+    assert assemble([["T2"], ["T3"]]) == (["T3"], 2)  # tie: the later passage (synoptic summaries come last)
+    assert assemble([["T2"], ["T3"]], [0.9, 0.2]) == (["T2"], 2)  # confidence-weighted
+    assert assemble([["ER positive", "PR negative"]]) == (["ER positive", "PR negative"], 1)
+
+
+def test_passages_lose_no_text(big):
+    """Every non-space character of a note is in exactly one passage (a line with trailing spaces once lost)."""
+    for text in list(big.notes["text"][:200]) + ["a  \nb \n\n  c. D"]:
+        joined = "".join("".join(p.split()) for p in instructions.passage_texts(text))
+        assert joined == "".join(text.split())

@@ -200,7 +200,8 @@ def load_cohort(cfg) -> Cohort:
         from .synthetic import generate_cohort
 
         cohort = generate_cohort(cfg.n_patients, seed=cfg.seed, ocr_noise_rate=cfg.ocr_noise_rate,
-                                 n_general_notes=cfg.n_general_notes, split_fractions=tuple(cfg.split_fractions))
+                                 n_general_notes=cfg.n_general_notes, split_fractions=tuple(cfg.split_fractions),
+                                 n_unlabelled=cfg.n_unlabelled_patients)
         return check_cohort(cohort, "synthetic cohort")
     if cfg.data_source == "tcga":
         return load_tcga(cfg.data_dir)

@@ -64,5 +64,11 @@ class Cohort:
     labels: pd.DataFrame
     #: extra general (non-cancer) clinical text for the general-CPT corpus: columns note_id, text
     general: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["note_id", "text"]))
+    #: extra cancer notes without labels (columns note_id, text): CPT text only, as in the paper, where
+    #: unlabelled notes are plentiful and labelled instructions scarce
+    unlabelled: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["note_id", "text"]))
     #: fields that carry labels in this source (TCGA has no tumor size, say)
     fields: list[str] = field(default_factory=lambda: list(PHENOTYPE_FIELDS))
+    #: where each note states each field's gold value: {note_id: [(start, end, field), ...]} character offsets.
+    #: Known only for the synthetic cohort (its generator records them); None for real text.
+    evidence: dict | None = None

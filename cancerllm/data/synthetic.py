@@ -49,6 +49,7 @@ Design choices that are ours (the CancerLLM paper's data and label formats are p
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pandas as pd
@@ -430,10 +431,30 @@ _PLANS = ["Case to be discussed at multidisciplinary tumor board.",
 
 # ----------------------------------------------------------------------------- helpers
 _PS, _PE = "\x01", "\x02"  # protected span markers: the OCR noise never touches text between them
+#: the code character after _PS names the field(s) whose gold the span states ("tnm": a combined "pT2N1aM0")
+_FIELD_CODES = {f: chr(0x11 + i) for i, f in enumerate([*PHENOTYPE_FIELDS, "tnm"])}
+_CODE_FIELDS = {c: (("t_stage", "n_stage", "m_stage") if f == "tnm" else (f,)) for f, c in _FIELD_CODES.items()}
+_SPAN = re.compile("\x01([\x11-\x19])(.*?)\x02", re.S)
 
 
-def _p(s: str) -> str:
-    return f"{_PS}{s}{_PE}"
+def _p(s: str, field: str) -> str:
+    """A gold-bearing phrase: protected from OCR noise and recorded as evidence for `field`."""
+    return f"{_PS}{_FIELD_CODES[field]}{s}{_PE}"
+
+
+def _spans(marked: str) -> tuple[str, list[tuple[int, int, str]]]:
+    """(clean text, [(start, end, field), ...]): where the text states each field's gold value."""
+    out, spans, last, pos = [], [], 0, 0
+    for m in _SPAN.finditer(marked):
+        out.append(marked[last:m.start()])
+        pos += m.start() - last
+        for f in _CODE_FIELDS[m[1]]:
+            spans.append((pos, pos + len(m[2]), f))
+        out.append(m[2])
+        pos += len(m[2])
+        last = m.end()
+    out.append(marked[last:])
+    return "".join(out), spans
 
 
 def _pick(rng: random.Random, weights: dict) -> str:
@@ -583,16 +604,19 @@ def _render_plan(rng, p) -> dict:
     g = p["gold"]
     w = {}
     if g["tumor_site"] != NOT_MENTIONED:
-        w["tumor_site"] = {"path"} | _maybe(rng, "tx", 0.6) | _maybe(rng, "assess", 0.3)
+        w["tumor_site"] = {"path", "tx"} | _maybe(rng, "assess", 0.3)  # the clinical note always names the site
     if g["histologic_type"] != NOT_MENTIONED:
-        w["histologic_type"] = {"dx"} | _maybe(rng, "assess", 0.5) | _maybe(rng, "synoptic", 0.3)
+        w["histologic_type"] = {"dx", "assess"} | _maybe(rng, "synoptic", 0.3)
     if g["tumor_size"] != NOT_MENTIONED:
         locs = ["gross", "synoptic", "dx", "micro"]
         w["tumor_size"] = {rng.choice(locs)} | ({rng.choice(locs)} if rng.random() < 0.3 else set())
     if g["grade"] != NOT_MENTIONED:
         w["grade"] = {rng.choice(["micro", "synoptic", "dx"])}
-    w["tnm"] = "synoptic" if rng.random() < 0.7 else "assess"
-    w["biomarker_status"] = rng.choice(["synoptic", "assess"] + (["labs"] if p["type"] == "prostate" else []))
+    # every gold value the labels hold is stated in the pathology report (the phenotype questions' text); the
+    # clinical note may restate stage and biomarkers (clinical stage in the assessment, PSA among the labs)
+    w["tnm"] = {"synoptic"} | _maybe(rng, "assess", 0.3)
+    w["biomarker_status"] = {"synoptic"} | {rng.choice(["assess", "labs"] if p["type"] == "prostate" else ["assess"])
+                                            for _ in range(rng.random() < 0.5)}
     return w
 
 
@@ -605,12 +629,12 @@ def _site_text(rng, p, tbl, where, loc, cap=False) -> str:
     form = rng.choice(p["site"]["forms"]) if loc in where.get("tumor_site", ()) else None
     text = form or tbl["organ"]
     text = _cap(text) if cap else text
-    return _p(text) if form else text
+    return _p(text, "tumor_site") if form else text
 
 
 def _hist_text(rng, p, where, loc, tbl) -> str:
     if loc in where.get("histologic_type", ()):
-        return _p(rng.choice(p["hist"]["forms"]))
+        return _p(rng.choice(p["hist"]["forms"]), "histologic_type")
     return tbl["cancer"]
 
 
@@ -624,8 +648,8 @@ def _tnm_text(rng, p, tbl, clinical: bool) -> str | None:
             "M": _stage_token(rng, p["M"], rng.choice(["", "c"] if p["M"] == "M0" else ["", "c", "p"]),
                               tbl["substage"])}
     if len(have) == 3 and rng.random() < 0.4:
-        return _p(pre + toks["T"][1:] + toks["N"][1:] + toks["M"].lstrip("cp"))
-    return " ".join(_p(toks[k]) for k in have)
+        return _p(pre + toks["T"][1:] + toks["N"][1:] + toks["M"].lstrip("cp"), "tnm")
+    return " ".join(_p(toks[k], f"{k.lower()}_stage") for k in have)
 
 
 def _ros(rng) -> str:
@@ -696,14 +720,14 @@ def _clinical_note(rng, p, tbl, where) -> str:
     if "assess" in where.get("tumor_site", ()):
         a[-1] += f" ({_site_text(rng, p, tbl, where, 'assess')})"
     a[-1] += "."
-    if where["tnm"] == "assess" and (t := _tnm_text(rng, p, tbl, clinical=True)):
+    if "assess" in where["tnm"] and (t := _tnm_text(rng, p, tbl, clinical=True)):
         a.append(f"Stage: {t}.")
     bm = [(m, v) for m, v in p["markers"]] if g["biomarker_status"] != NOT_MENTIONED else []
     extra_lab = ""
-    if bm and where["biomarker_status"] == "assess":
-        a.append(f"Biomarkers: {_p(_biomarker_text(rng, bm))}.")
-    elif bm and where["biomarker_status"] == "labs":
-        extra_lab = _p(_biomarker_text(rng, bm)) + "."
+    if bm and "assess" in where["biomarker_status"]:
+        a.append(f"Biomarkers: {_p(_biomarker_text(rng, bm), 'biomarker_status')}.")
+    elif bm and "labs" in where["biomarker_status"]:
+        extra_lab = _p(_biomarker_text(rng, bm), "biomarker_status") + "."
     a.append(" ".join(rng.sample(_PLANS, 2)))
 
     tx = _site_text(rng, p, tbl, where, "tx")
@@ -732,7 +756,7 @@ def _pathology_report(rng, p, tbl, where) -> str:
     g, ctype = p["gold"], p["type"]
     proc = rng.choice(tbl["procedures"])
     spec = f"{_site_text(rng, p, tbl, where, 'path', cap=True)}, {proc}"
-    size_txt = lambda: _p(_size_forms(rng, p["size"]))  # noqa: E731
+    size_txt = lambda: _p(_size_forms(rng, p["size"]), "tumor_size")  # noqa: E731
     out = [rng.choice(["SURGICAL PATHOLOGY REPORT", "Pathology Report", "PATHOLOGY - FINAL REPORT"]),
            f"Accession: S{rng.randint(10, 24)}-{rng.randint(10000, 99999)}", ""]
     specimens = [f"A. {spec}"]
@@ -762,7 +786,7 @@ def _pathology_report(rng, p, tbl, where) -> str:
     # microscopic, with negations
     micro = [f"Sections show {tbl['pattern']}."]
     if "micro" in where.get("grade", ()):
-        micro.append(f"The lesion is {_p(_grade_form(rng, tbl['grade'][0], p['grade']))}.")
+        micro.append(f"The lesion is {_p(_grade_form(rng, tbl['grade'][0], p['grade']), 'grade')}.")
     if "micro" in where.get("tumor_size", ()):
         micro.append(f"The lesion measures {size_txt()} on the slides.")
     if ctype not in ("leukemia", "lymphoma", "brain"):
@@ -774,11 +798,11 @@ def _pathology_report(rng, p, tbl, where) -> str:
     out += [rng.choice(["MICROSCOPIC DESCRIPTION:", "Microscopic:", "Microscopic description -"]), " ".join(micro), ""]
 
     # final diagnosis
-    hist = _p(_cap(rng.choice(p["hist"]["forms"]))) if g["histologic_type"] != NOT_MENTIONED else \
+    hist = _p(_cap(rng.choice(p["hist"]["forms"])), "histologic_type") if g["histologic_type"] != NOT_MENTIONED else \
         f"{tbl['malignant'].capitalize()}, subtype not specified in this report"
     dx = f"- {hist}"
     if "dx" in where.get("grade", ()):
-        dx += f", {_p(_grade_form(rng, tbl['grade'][0], p['grade']))}"
+        dx += f", {_p(_grade_form(rng, tbl['grade'][0], p['grade']), 'grade')}"
     if "dx" in where.get("tumor_size", ()):
         dx += f", {size_txt()}"
     dx_lines = [f"A. {_site_text(rng, p, tbl, where, 'path', cap=rng.random() < 0.5)}, {proc}:", dx + "."]
@@ -794,19 +818,19 @@ def _pathology_report(rng, p, tbl, where) -> str:
     # synoptic
     syn = []
     if "synoptic" in where.get("histologic_type", ()):
-        syn.append(f"Histologic type: {_p(rng.choice(p['hist']['forms']))}")
+        syn.append(f"Histologic type: {_p(rng.choice(p['hist']['forms']), 'histologic_type')}")
     if "synoptic" in where.get("tumor_size", ()):
         syn.append(f"Tumor size: {size_txt()}")
     if "synoptic" in where.get("grade", ()):
-        syn.append(_p(f"Histologic grade: {_grade_form(rng, tbl['grade'][0], p['grade'])}"))
-    if where["tnm"] == "synoptic" and (t := _tnm_text(rng, p, tbl, clinical=False)):
+        syn.append(_p(f"Histologic grade: {_grade_form(rng, tbl['grade'][0], p['grade'])}", "grade"))
+    if "synoptic" in where["tnm"] and (t := _tnm_text(rng, p, tbl, clinical=False)):
         syn.append(f"Pathologic stage (AJCC 8th): {t}")
     if g["n_stage"] != NOT_MENTIONED:
         k = {"N0": 0, "N1": rng.randint(1, 3), "N2": rng.randint(4, 9), "N3": rng.randint(10, 15)}[p["N"]]
         syn.append(f"Lymph nodes: {k} involved of {k + rng.randint(3, 18)} examined.")
-    if g["biomarker_status"] != NOT_MENTIONED and where["biomarker_status"] == "synoptic":
+    if g["biomarker_status"] != NOT_MENTIONED and "synoptic" in where["biomarker_status"]:
         label = rng.choice(["Biomarkers", "Ancillary studies", "Molecular/IHC"])
-        syn.append(f"{label}: {_p(_biomarker_text(rng, p['markers']))}")
+        syn.append(f"{label}: {_p(_biomarker_text(rng, p['markers']), 'biomarker_status')}")
     if syn:
         out += [rng.choice(["SYNOPTIC REPORT:", "Synoptic summary (CAP):", "CANCER CASE SUMMARY:"])] + syn + [""]
     if rng.random() < 0.3:
@@ -825,9 +849,10 @@ _SUBST_MASK[[ord(c) for c in "l1O0"]] = True
 
 
 def _finish(texts: list[str], rate: float, rng: np.random.Generator) -> list[str]:
-    """Apply OCR-like noise outside protected spans (all texts in one vectorised pass), drop the markers."""
+    """Apply OCR-like noise outside protected spans (all texts in one vectorised pass); the span markers stay
+    (``_spans`` reads and removes them)."""
     if rate <= 0 or not texts:
-        return [t.replace(_PS, "").replace(_PE, "") for t in texts]
+        return list(texts)
     a = np.frombuffer("\x03".join(texts).encode("ascii"), dtype=np.uint8)
     mark = (a == 1) | (a == 2)
     depth = np.cumsum((a == 1).astype(np.int32) - (a == 2).astype(np.int32))
@@ -841,7 +866,7 @@ def _finish(texts: list[str], rate: float, rng: np.random.Generator) -> list[str
     res[sub] = _LUT[a[sub]]
     contract = hit & (a == ord("r")) & (nxt == ord("n")) & ~next_p  # rn -> m
     res[contract] = ord("m")
-    drop = mark | (hit & (a == ord(" ")) & ~prev_p & ~next_p)  # dropped spaces, never next to a gold span
+    drop = hit & (a == ord(" ")) & ~prev_p & ~next_p  # dropped spaces, never next to a gold span
     drop[1:] |= contract[:-1]
     expand = np.flatnonzero(hit & (a == ord("m")))  # m -> rn
     res[expand] = ord("r")
@@ -898,7 +923,7 @@ def _general_raw(rng: random.Random, n: int) -> list[str]:
 def generate_general_notes(n: int, seed: int = 42, ocr_noise_rate: float = 0.0) -> pd.DataFrame:
     """`n` general (non-cancer) clinical notes: DataFrame with columns note_id, text."""
     raw = _general_raw(random.Random(f"{seed}:general"), n)
-    texts = _finish(raw, ocr_noise_rate, np.random.default_rng([abs(seed), 3]))
+    texts = [_spans(t)[0] for t in _finish(raw, ocr_noise_rate, np.random.default_rng([abs(seed), 3]))]
     width = max(4, len(str(n)))
     ids = [f"GEN-{i + 1:0{width}d}" for i in range(n)]
     return pd.DataFrame({"note_id": ids, "text": texts}, columns=["note_id", "text"])
@@ -942,8 +967,9 @@ def _assign_splits(types: list[str], fracs, seed: int) -> list[str]:
 
 def generate_cohort(n_patients: int, seed: int = 42, ocr_noise_rate: float = 0.01,
                     n_general_notes: int | None = None,
-                    split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)) -> Cohort:
-    """Generate a synthetic cohort of `n_patients` cancer patients (see the module docstring)."""
+                    split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2), n_unlabelled: int = 0) -> Cohort:
+    """Generate a synthetic cohort of `n_patients` cancer patients (see the module docstring), plus the notes
+    of `n_unlabelled` further patients (another seed; ids UNL-...) as unlabelled CPT text."""
     if n_patients < 0:
         raise ValueError("n_patients must be >= 0")
     rng = random.Random(seed)
@@ -969,11 +995,19 @@ def generate_cohort(n_patients: int, seed: int = 42, ocr_noise_rate: float = 0.0
             raw.append(text)
         label_rows.append({"patient_id": pid, "cancer_type": ctype, "split": split, **p["gold"]})
 
-    texts = _finish(raw, ocr_noise_rate, np.random.default_rng([abs(seed), 1]))
+    texts, evidence = [], {}
+    for (_, nid, _, _), marked in zip(note_rows, _finish(raw, ocr_noise_rate, np.random.default_rng([abs(seed), 1])),
+                                      strict=True):
+        text, evidence[nid] = _spans(marked)
+        texts.append(text)
     rows = [(pid, nid, nt, t, s) for (pid, nid, nt, s), t in zip(note_rows, texts, strict=True)]
     notes_df = pd.DataFrame(rows, columns=NOTE_COLUMNS)
     labels_df = pd.DataFrame(label_rows, columns=LABEL_COLUMNS)
     n_gen = n_patients if n_general_notes is None else n_general_notes
     general = generate_general_notes(n_gen, seed=seed, ocr_noise_rate=ocr_noise_rate)
-    return Cohort(name="synthetic", is_real=False, notes=notes_df, labels=labels_df, general=general,
-                  fields=list(PHENOTYPE_FIELDS))
+    cohort = Cohort(name="synthetic", is_real=False, notes=notes_df, labels=labels_df, general=general,
+                    fields=list(PHENOTYPE_FIELDS), evidence=evidence)
+    if n_unlabelled > 0:
+        extra = generate_cohort(n_unlabelled, seed=seed + 7919, ocr_noise_rate=ocr_noise_rate, n_general_notes=0)
+        cohort.unlabelled = pd.DataFrame({"note_id": "UNL-" + extra.notes["note_id"], "text": extra.notes["text"]})
+    return cohort

@@ -67,13 +67,13 @@ def scaling_sweep(cfg, sets: dict, tokenizer, out_dir, dev_examples: int = 32):
     from .. import modeling, training
 
     rows, steps = [], cfg.efficiency_steps
-    dev = sets["dev"].head(dev_examples)  # one fixed dev subset for every width: a cheap, comparable dev loss
+    dev = sets["sft_dev"].head(dev_examples)  # one fixed dev subset for every width: a cheap, comparable dev loss
     for h in tqdm(cfg.efficiency_hidden_sizes, desc="scaling sweep"):
         c = dataclasses.replace(cfg, hidden_size=h, intermediate_size=3 * h, sft_max_steps=steps, eval_steps=steps,
                                 save_steps=steps, sft_warmup_ratio=0.0)
         model = modeling.build_small_model(c, tokenizer)
         n_matmul = matmul_parameters(model)
-        train = sets["train"].head(2 * steps * c.sft_per_device_train_batch_size * c.sft_gradient_accumulation_steps)
+        train = sets["sft_train"].head(2 * steps * c.sft_per_device_train_batch_size * c.sft_gradient_accumulation_steps)
         _, m = training.run_sft(c, model, tokenizer, train, dev, Path(out_dir) / f"hidden_{h}")
         evals = [x["eval_loss"] for x in m["log_history"] if "eval_loss" in x]
         rows.append({"hidden": h, "params": m["parameters"]["total"], "matmul params": n_matmul,
@@ -85,9 +85,9 @@ def scaling_sweep(cfg, sets: dict, tokenizer, out_dir, dev_examples: int = 32):
 
 
 def sft_texts(sets: dict, n: int | None = None) -> list[str]:
-    """The first `n` training instructions as plain LM text (prompt + completion + EOS), for the run_cpt-based
+    """The first `n` instruction-tuning examples as plain LM text (prompt + completion + EOS), for the run_cpt-based
     comparisons (the sets are already in a seeded random order)."""
-    train = sets["train"].head(n) if n else sets["train"]
+    train = sets["sft_train"].head(n) if n else sets["sft_train"]
     return [p + c + "</s>" for p, c in zip(train["prompt"], train["completion"])]
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.schema import NOT_MENTIONED
-from ..instructions import QUESTIONS, TASKS, TEMPLATE, join_input
+from ..instructions import QUESTIONS, TASKS, join_input, render
 from ..robustness import perturb_bodies
 from .index import CaseIndex, _bodies, held_out_hashes
 
@@ -83,14 +83,14 @@ def build_prompt(row, body: str, cases: pd.DataFrame, tokenizer, max_prompt_toke
     The test note is cut to fit; evidence snippets are halved while the note would get < MIN_BODY_TOKENS; as a
     last resort examples are dropped from the end (never their answers cut)."""
     size = SNIPPET_TOKENS[row.task]
+    style = getattr(row, "style", "alpaca")
     while True:
         examples = [f'Example {j}: "{evidence_snippet(b, list(a), size, tokenizer)}" -> {r}' for j, (b, a, r) in
                     enumerate(zip(_bodies(cases), cases["answers"], cases["response"]), 1)]
         if tokenizer is None:
             ctx = _context(row.task, row.field, examples, body)
-            return ctx, TEMPLATE.format(instruction=row.instruction, context=ctx), -1, len(cases)
-        frame = _n_tokens(tokenizer, TEMPLATE.format(instruction=row.instruction,
-                                                       context=_context(row.task, row.field, examples, "")))
+            return ctx, render(row.instruction, ctx, style), -1, len(cases)
+        frame = _n_tokens(tokenizer, render(row.instruction, _context(row.task, row.field, examples, ""), style))
         room = max_prompt_tokens - frame
         if room >= MIN_BODY_TOKENS or size <= 4:
             if room >= 1 or not len(cases):
@@ -98,12 +98,15 @@ def build_prompt(row, body: str, cases: pd.DataFrame, tokenizer, max_prompt_toke
             cases = cases.iloc[:-1]  # cannot fit even with short evidence: fewer examples
             continue
         size //= 2
+    if row.task == "phenotype_extraction":  # read passage by passage (inference.sentence_prompts): never cut
+        ctx = _context(row.task, row.field, examples, body)
+        return ctx, render(row.instruction, ctx, style), frame, len(cases)
     ids = tokenizer(body, add_special_tokens=False)["input_ids"]
     cut = min(len(ids), max(room, 0))
     while True:
         text = body if cut == len(ids) else tokenizer.decode(ids[:cut])
         ctx = _context(row.task, row.field, examples, text)
-        prompt = TEMPLATE.format(instruction=row.instruction, context=ctx)
+        prompt = render(row.instruction, ctx, style)
         n = _n_tokens(tokenizer, prompt)
         if n <= max_prompt_tokens or cut == 0:
             return ctx, prompt, n, len(cases)

@@ -28,7 +28,7 @@ import re
 
 import pandas as pd
 
-from ..instructions import TEMPLATE, join_input, split_input
+from ..instructions import join_input, render, split_input
 
 
 def stable_seed(*parts) -> int:
@@ -41,7 +41,7 @@ def with_body(row: dict, body: str) -> dict:
     them (instruction, question and answers unchanged)."""
     _, question = split_input(row["context"], row["field"])
     context = join_input(body, question)
-    return {**row, "context": context, "prompt": TEMPLATE.format(instruction=row["instruction"], context=context)}
+    return {**row, "context": context, "prompt": render(row["instruction"], context, row.get("style", "alpaca"))}
 
 
 # ============================================================================ noise

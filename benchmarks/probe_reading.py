@@ -1,0 +1,82 @@
+"""Probe: does the small demo-shaped model read its notes under the sentence-level QA framing?
+
+Trains one model (optionally after a CPT run) on sentence-level phenotype QA + diagnosis and scores note-level
+answers against TF-IDF on the same test instances. Usage:
+  python benchmarks/probe_reading.py --patients 600 --steps 600 --batch 16 --lr 3e-3 [--cpt-steps 0]
+Prints one JSON line. Decides SFT budgets; not part of the book.
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cancerllm import baselines, inference, instructions, modeling, pipeline, training
+from cancerllm.config import make_config
+from cancerllm.data.synthetic import generate_cohort
+from cancerllm.metrics import corpus_prf
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--patients", type=int, default=600)
+ap.add_argument("--steps", type=int, default=600)
+ap.add_argument("--batch", type=int, default=16)
+ap.add_argument("--lr", type=float, default=3e-3)
+ap.add_argument("--neg", type=float, default=2.0)
+ap.add_argument("--cpt-steps", type=int, default=0)
+ap.add_argument("--hidden", type=int, default=128)
+ap.add_argument("--layers", type=int, default=4)
+ap.add_argument("--test-patients", type=int, default=40)
+ap.add_argument("--dx-repeat", type=int, default=1)
+ap.add_argument("--out", default="/tmp/probe/run")
+a = ap.parse_args()
+
+cfg = make_config({"n_patients": a.patients, "sft_max_steps": a.steps, "sft_per_device_train_batch_size": a.batch,
+                   "sft_learning_rate": a.lr, "hidden_size": a.hidden, "num_hidden_layers": a.layers,
+                   "intermediate_size": 3 * a.hidden, "sft_adapter": "full", "eval_steps": max(a.steps // 4, 1),
+                   "save_steps": max(a.steps // 4, 1), "cpt_max_steps": max(a.cpt_steps, 1), "cpt_use_lora": False,
+                   "runs_root": a.out})
+cohort = generate_cohort(a.patients, seed=cfg.seed)
+corpora = training.cpt_corpora(cohort, cfg.seed)
+tok = modeling.train_tokenizer(corpora["cancer"]["train"] + corpora["general"]["train"] + instructions.frame_texts(),
+                               cfg.vocab_size)
+model = modeling.build_small_model(cfg, tok)
+t0 = time.time()
+if a.cpt_steps > 0:
+    model, _ = training.run_cpt(cfg, model, tok, corpora["cancer"]["train"], Path(a.out) / "cpt")
+t_cpt = time.time() - t0
+style = "short"
+ph = instructions.sentence_examples(cohort, "train", style, a.neg, cfg.seed)
+dx = instructions.build_instructions(cohort, "train", tok, 256, 24, style)
+dxr = dx[dx.task == "diagnosis_generation"]
+train = instructions.cap_examples(__import__("pandas").concat([ph] + [dxr] * a.dx_repeat), -1, cfg.seed)
+dev_ph = instructions.sentence_examples(cohort, "dev", style, a.neg, cfg.seed)
+dev = dev_ph.sample(min(96, len(dev_ph)), random_state=0)
+ntok = sum(len(x) for x in tok(list(train.prompt + train.completion))["input_ids"])
+t0 = time.time()
+model, m = training.run_sft(cfg, model, tok, train, dev, Path(a.out) / "sft")
+t_sft = time.time() - t0
+test = instructions.build_instructions(cohort, "test", tok, 256, 24, style)
+pids = sorted(test.patient_id.unique())[: a.test_patients]
+test = test[test.patient_id.isin(pids)].reset_index(drop=True)
+t0 = time.time()
+raw, preds, det = inference.predict(model, tok, test, 24, 64, return_details=True)
+t_inf = time.time() - t0
+trainnote = instructions.build_instructions(cohort, "train", tok, 256, 24, style)
+base = baselines.predict_all(trainnote, test, cfg.seed)
+res = {"args": vars(a), "train_examples": len(train), "train_tokens_epoch": ntok, "epochs": a.steps * a.batch / len(train),
+       "t_cpt": round(t_cpt, 1), "t_sft": round(t_sft, 1), "t_inf": round(t_inf, 1),
+       "passage_prompts": det["passage_prompts"], "generated": det["generated"],
+       "dev_loss": min([h["eval_loss"] for h in m["log_history"] if "eval_loss" in h] or [None])}
+for task in instructions.TASKS:
+    mask = (test.task == task).to_numpy()
+    g = [list(x) for x in test.answers[mask]]
+    for name, p in [("lm", preds), ("tfidf", base["tfidf_logreg"]), ("rule", base["rule"])]:
+        sub = [p[i] for i in np.flatnonzero(mask)]
+        res[f"{task[:5]}_{name}"] = round(corpus_prf(g, sub, "rouge_l_reference")["f1"], 1)
+    res[f"{task[:5]}_distinct"] = len({", ".join(preds[i]) for i in np.flatnonzero(mask)})
+mask = (test.task == "phenotype_extraction").to_numpy()
+for f in cohort.fields:
+    idx = np.flatnonzero((test.field == f).to_numpy())
+    res[f"f_{f}"] = round(corpus_prf([list(test.answers[i]) for i in idx], [preds[i] for i in idx], "rouge_l_reference")["f1"], 1)
+print(json.dumps(res))
