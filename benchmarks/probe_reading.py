@@ -28,6 +28,8 @@ ap.add_argument("--hidden", type=int, default=128)
 ap.add_argument("--layers", type=int, default=4)
 ap.add_argument("--test-patients", type=int, default=40)
 ap.add_argument("--dx-repeat", type=int, default=1)
+ap.add_argument("--unlabelled", type=int, default=0)
+ap.add_argument("--cpt-corpus", default="cancer")
 ap.add_argument("--out", default="/tmp/probe/run")
 a = ap.parse_args()
 
@@ -35,15 +37,16 @@ cfg = make_config({"n_patients": a.patients, "sft_max_steps": a.steps, "sft_per_
                    "sft_learning_rate": a.lr, "hidden_size": a.hidden, "num_hidden_layers": a.layers,
                    "intermediate_size": 3 * a.hidden, "sft_adapter": "full", "eval_steps": max(a.steps // 4, 1),
                    "save_steps": max(a.steps // 4, 1), "cpt_max_steps": max(a.cpt_steps, 1), "cpt_use_lora": False,
+                   "cpt_learning_rate": 1e-3, "cpt_per_device_train_batch_size": 8, "cpt_block_size": 256,
                    "runs_root": a.out})
-cohort = generate_cohort(a.patients, seed=cfg.seed)
+cohort = generate_cohort(a.patients, seed=cfg.seed, n_general_notes=a.patients + a.unlabelled, n_unlabelled=a.unlabelled)
 corpora = training.cpt_corpora(cohort, cfg.seed)
 tok = modeling.train_tokenizer(corpora["cancer"]["train"] + corpora["general"]["train"] + instructions.frame_texts(),
                                cfg.vocab_size)
 model = modeling.build_small_model(cfg, tok)
 t0 = time.time()
 if a.cpt_steps > 0:
-    model, _ = training.run_cpt(cfg, model, tok, corpora["cancer"]["train"], Path(a.out) / "cpt")
+    model, _ = training.run_cpt(cfg, model, tok, corpora[a.cpt_corpus]["train"], Path(a.out) / "cpt")
 t_cpt = time.time() - t0
 style = "short"
 ph = instructions.sentence_examples(cohort, "train", style, a.neg, cfg.seed)

@@ -404,6 +404,7 @@ _HEADERS = {
     "objective": ["OBJECTIVE:", "Objective -", "Exam:", "Physical examination:", "O:"],
     "labs": ["LABS:", "Labs -", "Laboratory data:", "Pertinent labs:"],
     "assessment": ["ASSESSMENT AND PLAN:", "Assessment/Plan -", "A/P:", "Impression and plan:", "Assessment:"],
+    "problems": ["PROBLEM LIST:", "Active problems:", "Problem list -", "Problems:"],
 }
 _ROS = [("Constitutional", ["denies fever or chills", "reports mild fatigue", "no unintentional weight loss",
                             "reports poor appetite"]),
@@ -738,6 +739,8 @@ def _clinical_note(rng, p, tbl, where) -> str:
                 ("tx_site", tx), ("subjective", " ".join(hpi)), ("ros", _ros(rng)),
                 ("objective", _objective(rng, ecog=True)), ("labs", _labs(rng, p["type"], extra_lab)),
                 ("assessment", " ".join(a))]
+    if rng.random() < 0.6:  # an EHR problem list: the diagnosis title, as coded (not a diagnosis-bearing section)
+        sections.append(("problems", " ".join(f"{k}. {x}." for k, x in enumerate([g["diagnosis"], *pmh], start=1))))
     return _note(rng, sections)
 
 

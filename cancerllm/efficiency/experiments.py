@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -125,6 +126,17 @@ def precision_compare(cfg, sets: dict, tokenizer, out_dir, steps: int = 3, block
 
 def _prefix(tokenizer, prompt: str, n_tokens: int) -> str:
     return tokenizer.decode(tokenizer(prompt, add_special_tokens=False)["input_ids"][:n_tokens])
+
+
+def generation_prompts(test, n: int = 256, seed: int = 0) -> list[str]:
+    """What the models actually generate from, in a seeded order: the passage prompts of phenotype questions
+    (``inference.sentence_prompts``) and the diagnosis prompts — at most `n`."""
+    from .. import inference
+
+    prompts = [p for r in test.to_dict("records")
+               for p in (inference.sentence_prompts(r) if r["task"] == "phenotype_extraction" else [r["prompt"]])]
+    order = np.random.default_rng(seed).permutation(len(prompts))[:n]
+    return [prompts[i] for i in order]
 
 
 def inference_sweep(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_sizes=(1, 4, 16, 64),
