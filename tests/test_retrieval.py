@@ -13,6 +13,7 @@ from cancerllm import retrieval as rt
 from cancerllm.config import make_config
 from cancerllm.data.schema import NOT_MENTIONED
 from cancerllm.data.synthetic import generate_cohort
+from cancerllm.inference import sentence_prompts
 from cancerllm.instructions import QUESTIONS, TEMPLATE, build_instructions
 from cancerllm.modeling import train_tokenizer
 
@@ -60,8 +61,9 @@ def test_char_ngram_survives_misspellings_better_than_words(sets):
     noisy = [misspell(d, 0.3, i) for i, d in enumerate(docs)]
     hits = {name: int((rt.RETRIEVERS[name]().fit(_docs(sets)).search(noisy, 1)[0][:, 0] == np.arange(40)).sum())
             for name in rt.RETRIEVERS}
-    # measured on this cohort: bm25 30, tfidf 33, char_ngram 37 of 40 misspelled notes find their clean original
-    assert hits["char_ngram"] >= 36 and hits["char_ngram"] > max(hits["tfidf"], hits["bm25"])
+    # phenotype notes are whole reports since issue 12 (were cut to the SFT length: then bm25 30, tfidf 33,
+    # char_ngram 37 of 40): every retriever now finds almost all; char n-grams must not do worse
+    assert hits["char_ngram"] >= 36 and hits["char_ngram"] >= max(hits["tfidf"], hits["bm25"])
 
 
 def _planted(sets):
@@ -108,7 +110,10 @@ def test_augmented_prompts_fit_budget_and_carry_k_examples(sets, tokenizer):
         aug = rt.augment(test, sets["train"], "bm25", 2, tokenizer, budget, seed=1)
         assert len(aug) == len(test)
         for row in aug.itertuples():
-            n = len(tokenizer(row.prompt)["input_ids"])
+            if row.task == "phenotype_extraction":  # read passage by passage: the longest passage prompt counts
+                n = max(len(tokenizer(q)["input_ids"]) for q in sentence_prompts(row._asdict()))
+            else:
+                n = len(tokenizer(row.prompt)["input_ids"])
             assert n == row.prompt_tokens <= budget
             assert row.prompt.startswith(TEMPLATE.split("{instruction}")[0])
             assert row.prompt.endswith("### Response:\n")

@@ -98,9 +98,13 @@ def build_prompt(row, body: str, cases: pd.DataFrame, tokenizer, max_prompt_toke
             cases = cases.iloc[:-1]  # cannot fit even with short evidence: fewer examples
             continue
         size //= 2
-    if row.task == "phenotype_extraction":  # read passage by passage (inference.sentence_prompts): never cut
+    if row.task == "phenotype_extraction":  # read passage by passage (inference.sentence_prompts): never cut;
+        from ..inference import sentence_prompts  # its size is that of its longest passage prompt
+
         ctx = _context(row.task, row.field, examples, body)
-        return ctx, render(row.instruction, ctx, style), frame, len(cases)
+        n = max([_n_tokens(tokenizer, q) for q in sentence_prompts(
+            {"context": ctx, "field": row.field, "instruction": row.instruction, "style": style})] or [frame])
+        return ctx, render(row.instruction, ctx, style), n, len(cases)
     ids = tokenizer(body, add_special_tokens=False)["input_ids"]
     cut = min(len(ids), max(room, 0))
     while True:
