@@ -404,7 +404,7 @@ _HEADERS = {
     "objective": ["OBJECTIVE:", "Objective -", "Exam:", "Physical examination:", "O:"],
     "labs": ["LABS:", "Labs -", "Laboratory data:", "Pertinent labs:"],
     "assessment": ["ASSESSMENT AND PLAN:", "Assessment/Plan -", "A/P:", "Impression and plan:", "Assessment:"],
-    "problems": ["PROBLEM LIST:", "Active problems:", "Problem list -", "Problems:"],
+    "problems": ["Problem List:", "Active problems:", "Problem list -", "Problems:"],
 }
 _ROS = [("Constitutional", ["denies fever or chills", "reports mild fatigue", "no unintentional weight loss",
                             "reports poor appetite"]),
