@@ -28,6 +28,22 @@ def parse_answer(text: str) -> list[str]:
     return split_answers(text)
 
 
+def _left_padded_batches(model, tokenizer, prompts: list[str], batch_size: int, desc: str):
+    """(prompt indices, encoded batch) in batches of prompts sorted by length (a batch pads little), left padded
+    on the model's device; the tokenizer's padding side is restored afterwards. Shared by ``generate`` and
+    ``first_tokens``."""
+    device = next(model.parameters()).device
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    try:
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False):
+            idx = order[start:start + batch_size]
+            yield idx, tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                                 add_special_tokens=True).to(device)
+    finally:
+        tokenizer.padding_side = side
+
+
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int, desc: str = "generating",
              use_cache: bool = True) -> list[str]:
@@ -36,22 +52,13 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
     Prompts are sorted by length inside the call so a batch pads little; outputs come back in input order.
     """
     model = on_best_device(model).eval()
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out: list[str | None] = [None] * len(prompts)
-    device = next(model.parameters()).device
-    try:
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False):
-            idx = order[start:start + batch_size]
-            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=True).to(device)
-            gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, use_cache=use_cache,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-            new = gen[:, enc["input_ids"].shape[1]:]
-            for i, row in zip(idx, new):
-                out[i] = tokenizer.decode(row, skip_special_tokens=True)
-    finally:
-        tokenizer.padding_side = side
+    for idx, enc in _left_padded_batches(model, tokenizer, prompts, batch_size, desc):
+        gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, use_cache=use_cache,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        new = gen[:, enc["input_ids"].shape[1]:]
+        for i, row in zip(idx, new):
+            out[i] = tokenizer.decode(row, skip_special_tokens=True)
     return out
 
 
@@ -69,26 +76,18 @@ def generate_sequential(model, tokenizer, prompts: list[str], max_new_tokens: in
     return outs
 
 
+@torch.no_grad()
 def first_tokens(model, tokenizer, prompts: list[str], batch_size: int, watch: int | None = None,
                  desc: str = "reading") -> tuple[list[int], list[float]]:
     """The greedy first answer token of every prompt and the probability of token `watch` in that position
     (0.0 when `watch` is None): one batched forward pass (left padding), no generation."""
     model = on_best_device(model).eval()
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    device = next(model.parameters()).device
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out, prob = [0] * len(prompts), [0.0] * len(prompts)
-    try:
-        with torch.no_grad():
-            for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False):
-                idx = order[start:start + batch_size]
-                enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
-                logits = model(**enc).logits[:, -1, :].float()
-                p_watch = logits.softmax(-1)[:, watch].tolist() if watch is not None else [0.0] * len(idx)
-                for i, t, q in zip(idx, logits.argmax(-1).tolist(), p_watch):
-                    out[i], prob[i] = t, q
-    finally:
-        tokenizer.padding_side = side
+    for idx, enc in _left_padded_batches(model, tokenizer, prompts, batch_size, desc):
+        logits = model(**enc).logits[:, -1, :].float()
+        p_watch = logits.softmax(-1)[:, watch].tolist() if watch is not None else [0.0] * len(idx)
+        for i, t, q in zip(idx, logits.argmax(-1).tolist(), p_watch):
+            out[i], prob[i] = t, q
     return out, prob
 
 
