@@ -61,12 +61,13 @@ def reading_cost(details: dict, test: pd.DataFrame) -> pd.DataFrame:
     in full (passages not rejected by the first token, plus every diagnosis), notes whose passages stated
     conflicting values (``inference.assemble`` then picks by confidence-weighted vote), and inference seconds."""
     n_ph = int((test["task"] == "phenotype_extraction").sum())
-    rows = {name: {"phenotype questions": n_ph, "passages read": d["passage_prompts"], "generated": d["generated"],
-                   "questions with conflicting passages": sum(r["conflict"] for r in d["rows"]),
-                   "% conflicting": round(100 * sum(r["conflict"] for r in d["rows"]) / max(n_ph, 1), 1),
-                   "seconds": round(d["seconds"], 1),
-                   "ms per question": round(1000 * d["seconds"] / max(len(test), 1), 1)}
-            for name, d in details.items()}
+    rows = {}
+    for name, d in details.items():
+        conflicts = sum(r["conflict"] for r in d["rows"])
+        rows[name] = {"phenotype questions": n_ph, "passages read": d["passage_prompts"], "generated": d["generated"],
+                      "questions with conflicting passages": conflicts,
+                      "% conflicting": round(100 * conflicts / max(n_ph, 1), 1), "seconds": round(d["seconds"], 1),
+                      "ms per question": round(1000 * d["seconds"] / max(len(test), 1), 1)}
     return pd.DataFrame(rows).T
 
 

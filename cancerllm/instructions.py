@@ -96,8 +96,10 @@ def passages(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
-def passage_texts(text: str) -> list[str]:
-    return [" ".join(text[a:b].split()) for a, b in passages(text)]
+def passage_texts(text: str, bounds: list[tuple[int, int]] | None = None) -> list[str]:
+    """The passages of `text` as strings (whitespace collapsed); `bounds` = ``passages(text)`` when the caller
+    already has them."""
+    return [" ".join(text[a:b].split()) for a, b in (passages(text) if bounds is None else bounds)]
 
 
 #: the headers of the clinical-note sections that carry the diagnosis (the reference's input lists reason for
@@ -140,7 +142,9 @@ def build_instructions(cohort: Cohort, split: str, tokenizer=None, max_length: i
 
 
 def _patients(cohort: Cohort, split: str):
-    """(patient_id, label row, report text, diagnosis text, report note ids) per labelled patient of a split."""
+    """(patient_id, label row, report text, diagnosis text, evidence marks) per labelled patient of a split. The
+    marks are the generator's evidence spans, (start, end, field) in report-text offsets, or None when the cohort
+    has none (real text)."""
     labels = cohort.labels[cohort.labels["split"] == split].set_index("patient_id")
     notes = cohort.notes[cohort.notes["split"] == split]
     for pid, grp in notes.groupby("patient_id", sort=True):
@@ -150,9 +154,16 @@ def _patients(cohort: Cohort, split: str):
         reports = grp.loc[is_report, "text"].tolist()
         clinical = grp.loc[grp["note_type"] == "clinical_note", "text"].tolist()
         report_ids = grp.loc[is_report, "note_id"].tolist() if reports else grp["note_id"].tolist()
-        report_text = "\n\n".join(reports or grp["text"].tolist())
+        report_texts = reports or grp["text"].tolist()
+        report_text = "\n\n".join(report_texts)
         clinical_text = "\n\n".join(diagnosis_text(t) for t in (clinical or reports))
-        yield pid, labels.loc[pid], report_text, clinical_text, report_ids
+        marks = None
+        if cohort.evidence is not None:
+            marks, offset = [], 0
+            for nid, t in zip(report_ids, report_texts):  # report_text joins the notes with "\n\n"
+                marks += [(offset + a, offset + b, f) for a, b, f in cohort.evidence.get(nid, ())]
+                offset += len(t) + 2
+        yield pid, labels.loc[pid], report_text, clinical_text, marks
 
 
 def _row(pid, lab, task, fld, instruction, context, response, style, rid=None):
@@ -168,20 +179,17 @@ def _diagnosis_row(tokenizer, max_length, answer_tokens, pid, lab, text, style):
     return _row(pid, lab, "diagnosis_generation", "diagnosis", DIAGNOSIS_INSTRUCTION, body, lab["diagnosis"], style)
 
 
-def evidence_passages(cohort: Cohort, note_ids: list[str], report_text: str, fld: str, gold: str) -> list[bool]:
-    """Which passages of `report_text` state the gold value of `fld`: from the generator's evidence spans when the
-    cohort has them (synthetic), else found by the value itself (TNM category and number; otherwise the gold text,
-    case-insensitive). One flag per ``passages(report_text)`` entry."""
-    spans = passages(report_text)
+def evidence_passages(bounds: list[tuple[int, int]], marks: list | None, report_text: str, fld: str,
+                      gold: str) -> list[bool]:
+    """Which passages (`bounds` = ``passages(report_text)``) state the gold value of `fld`: from the generator's
+    evidence `marks` when there are any (synthetic, see ``_patients``), else found by the value itself (TNM
+    category and number; otherwise the gold text, case-insensitive). One flag per passage."""
     if gold == NOT_MENTIONED:
-        return [False] * len(spans)
-    if cohort.evidence is not None:
-        marks, offset = [], 0
-        for nid in note_ids:  # report_text joins the notes with "\n\n"
-            marks += [(offset + a, offset + b) for a, b, f in cohort.evidence.get(nid, ()) if f == fld]
-            offset += len(cohort.notes.loc[cohort.notes["note_id"] == nid, "text"].iloc[0]) + 2
-        return [any(a < e and s < b for s, e in marks) for a, b in spans]
-    return [_states(report_text[a:b], fld, gold) for a, b in spans]
+        return [False] * len(bounds)
+    if marks is not None:
+        spans = [(a, b) for a, b, f in marks if f == fld]
+        return [any(a < e and s < b for s, e in spans) for a, b in bounds]
+    return [_states(report_text[a:b], fld, gold) for a, b in bounds]
 
 
 def _states(passage: str, fld: str, gold: str) -> bool:
@@ -202,9 +210,10 @@ def sentence_examples(cohort: Cohort, split: str, style: str = "alpaca", negativ
     ``build_instructions`` plus ``note_id``-free ids "<patient>:<field>:s<k>"."""
     rng = np.random.default_rng([abs(seed), 7])
     rows = []
-    for pid, lab, report_text, _, note_ids in _patients(cohort, split):
-        texts = passage_texts(report_text)
-        flags = {f: evidence_passages(cohort, note_ids, report_text, f, str(lab[f])) for f in cohort.fields
+    for pid, lab, report_text, _, marks in _patients(cohort, split):
+        bounds = passages(report_text)
+        texts = passage_texts(report_text, bounds)
+        flags = {f: evidence_passages(bounds, marks, report_text, f, str(lab[f])) for f in cohort.fields
                  if isinstance(lab[f], str)}
         any_evidence = [any(v[k] for v in flags.values()) for k in range(len(texts))]
         for fld, pos in flags.items():
@@ -229,14 +238,14 @@ def answerability(cohort: Cohort, split: str | None = None) -> pd.DataFrame:
     (``evidence_passages``); plus passages per report. Used in notebooks/20_instruction_tuning.ipynb."""
     rows = []
     for sp in ([split] if split else ["train", "dev", "test"]):
-        for pid, lab, report_text, _, note_ids in _patients(cohort, sp):
-            n_pass = len(passages(report_text))
+        for pid, lab, report_text, _, marks in _patients(cohort, sp):
+            bounds = passages(report_text)
             for fld in cohort.fields:
                 gold = lab[fld]
                 if not isinstance(gold, str) or gold == NOT_MENTIONED:
                     continue
-                rows.append({"field": fld, "answerable": any(evidence_passages(cohort, note_ids, report_text, fld, gold)),
-                             "passages": n_pass})
+                rows.append({"field": fld, "answerable": any(evidence_passages(bounds, marks, report_text, fld, gold)),
+                             "passages": len(bounds)})
     df = pd.DataFrame(rows, columns=["field", "answerable", "passages"])
     out = df.groupby("field", sort=False).agg(instances=("answerable", "size"), answerable=("answerable", "sum"))
     out["% answerable"] = (100 * out["answerable"] / out["instances"]).round(1)
