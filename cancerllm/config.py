@@ -165,6 +165,7 @@ _POSITIVE = {
     "initializer_range", "cpt_learning_rate", "sft_learning_rate", "cpt_num_train_epochs",
     "sft_num_train_epochs", "efficiency_steps", "retrieval_k", "sft_negatives", "sft_diagnosis_repeat",
 }
+_NON_NEGATIVE = {"n_unlabelled_patients", "n_general_notes"}
 _CHOICES = {
     "data_source": DATA_SOURCES,
     "sft_adapter": ["new", "continue", "full"],
@@ -206,7 +207,7 @@ def make_config(params: dict, source: str = "<params>") -> Config:
     for key in _POSITIVE:
         if getattr(cfg, key) <= 0:
             raise ParamsError(f"{source}: key '{key}' must be > 0, got {getattr(cfg, key)!r}")
-    for key in ("n_unlabelled_patients", "n_general_notes"):
+    for key in _NON_NEGATIVE:
         if getattr(cfg, key) < 0:
             raise ParamsError(f"{source}: key '{key}' must be >= 0, got {getattr(cfg, key)!r}")
     for key, choices in _CHOICES.items():
