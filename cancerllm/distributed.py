@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from . import modeling, training
+from . import modeling, pipeline, training
 from .config import load_params
 from .data import load_cohort
 
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     cfg = load_params(args.params, args.overrides)
     cohort = load_cohort(cfg)
     corpora = training.cpt_corpora(cohort, cfg.seed)
-    tokenizer = modeling.train_tokenizer(corpora["cancer"]["train"] + corpora["general"]["train"], cfg.vocab_size)
+    tokenizer = modeling.train_tokenizer(pipeline.tokenizer_texts(corpora), cfg.vocab_size)
     model = modeling.build_small_model(cfg, tokenizer)
     out = Path(args.out)
     model, metrics = training.run_cpt(cfg, model, tokenizer, corpora["cancer"]["train"], out / "cpt")

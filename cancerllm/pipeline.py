@@ -36,6 +36,12 @@ def sft_dir(cfg, name: str) -> Path:
     return cfg.stage_path(SFT_STAGE) / "models" / name
 
 
+def tokenizer_texts(corpora: dict) -> list[str]:
+    """The BPE tokenizer's training text: both CPT corpora's training notes and the prompt frame
+    (`instructions.frame_texts`). One list, so the pipeline and the distributed probe train the same tokenizer."""
+    return corpora["cancer"]["train"] + corpora["general"]["train"] + frame_texts()
+
+
 def prepare_base(cfg, corpora: dict):
     """The base model and the one tokenizer every ablation model shares. For `base_model: small`, train a
     BPE tokenizer on the training text of both CPT corpora and build a seeded small Mistral; save both."""
@@ -45,8 +51,7 @@ def prepare_base(cfg, corpora: dict):
         out.mkdir(parents=True, exist_ok=True)
         (out / "pointer.json").write_text(json.dumps({"base_model": str(cfg.base_model)}), encoding="utf-8")
         return model, tokenizer
-    tokenizer = modeling.train_tokenizer(corpora["cancer"]["train"] + corpora["general"]["train"] + frame_texts(),
-                                         cfg.vocab_size)
+    tokenizer = modeling.train_tokenizer(tokenizer_texts(corpora), cfg.vocab_size)
     model = modeling.build_small_model(cfg, tokenizer)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)

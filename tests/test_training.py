@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from cancerllm import instructions, modeling, pipeline, training
+from cancerllm import inference, instructions, modeling, pipeline, training
 from cancerllm.config import make_config
 from cancerllm.data.synthetic import generate_cohort
 from cancerllm.modeling import ModelError
@@ -27,7 +27,7 @@ def world(tmp_path_factory):
 
 def test_tokenizer_is_deterministic_and_has_specials(world):
     cfg, _, corpora, _, tok = world
-    again = modeling.train_tokenizer(corpora["cancer"]["train"] + corpora["general"]["train"], cfg.vocab_size)
+    again = modeling.train_tokenizer(pipeline.tokenizer_texts(corpora), cfg.vocab_size)
     text = "pT2N1aM0 invasive ductal carcinoma, ER positive"
     assert tok(text)["input_ids"] == again(text)["input_ids"]
     assert len(tok) == cfg.vocab_size
@@ -54,7 +54,14 @@ def test_instructions_both_tasks_and_not_mentioned(world):
     row = df[df["field"] == "tumor_size"].iloc[0]
     assert row.prompt.startswith("Below is an instruction that describes a task, paired with an input")
     assert row.prompt.endswith("### Response:\n") and "What is the tumor size in the given context?" in row.prompt
-    assert max(len(tok(p)["input_ids"]) for p in df["prompt"]) <= cfg.sft_max_length - cfg.max_new_tokens + 8
+    # what reaches a model fits: the diagnosis input is cut to the budget; phenotype instances are read passage by
+    # passage (the whole report is never one prompt), and every passage prompt fits
+    budget = cfg.sft_max_length - cfg.max_new_tokens + 8
+    diag = df[df["task"] == "diagnosis_generation"]
+    assert max(len(tok(p)["input_ids"]) for p in diag["prompt"]) <= budget
+    phen = df[df["task"] == "phenotype_extraction"]
+    assert max(len(tok(p)["input_ids"]) for p in phen["prompt"]) > budget  # the whole report would not fit
+    assert max(len(tok(p)["input_ids"]) for _, r in phen.iterrows() for p in inference.sentence_prompts(r)) <= budget
     assert instructions.split_answers("ER positive, PR negative ,") == ["ER positive", "PR negative"]
 
 
@@ -70,7 +77,9 @@ def _sft_trainer(cfg, model, tok, df, out):
 
 def test_eos_appended_and_completion_only_mask(world, tmp_path):
     cfg, cohort, _, model, tok = world
-    df = instructions.build_instructions(cohort, "train", tok, cfg.sft_max_length, cfg.max_new_tokens)
+    df = pipeline.instruction_sets(cfg, cohort, tok)["sft_train"]  # what the models are tuned on
+    assert set(df["task"]) == {"phenotype_extraction", "diagnosis_generation"}
+    assert max(len(tok(p + c)["input_ids"]) for p, c in zip(df["prompt"], df["completion"])) < cfg.sft_max_length
     ex = _sft_trainer(cfg, model, tok, df, tmp_path).train_dataset[0]
     assert ex["input_ids"][-1] == tok.eos_token_id  # the reference's missing-EOS bug is fixed
     labels = ex["labels"]  # TRL folds the completion mask into the labels: prompt positions are -100
