@@ -59,14 +59,34 @@ def test_identical_runs_write_byte_identical_metrics(reference_run, tmp_path):
     assert "seconds" in json.loads((reference_run / "20_instruction_tuning" / "timings.json").read_text())["sft"]["no_cpt"]
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """SIGKILL the runner and everything it started (the kernel runs in its own session)."""
+def _signal_tree(proc: subprocess.Popen, sig: int) -> None:
+    """Send `sig` to the runner and everything it started (the kernel runs in its own session)."""
     parent = psutil.Process(proc.pid)
     for p in [*parent.children(recursive=True), parent]:
         try:
-            p.send_signal(signal.SIGKILL)
+            p.send_signal(sig)
         except psutil.NoSuchProcess:
             pass
+
+
+def _kill_at_checkpoint(proc: subprocess.Popen, state: Path, deadline: float) -> None:
+    """SIGKILL the run just after the Trainer wrote `state` (a checkpoint's trainer_state.json, its last file).
+    Short SFT steps run in milliseconds, so the run is frozen (SIGSTOP) the moment the file appears — before it
+    can reach the next checkpoint — and let go for a few ms at a time until the file is whole."""
+    while not state.is_file():
+        assert proc.poll() is None, "run ended before the checkpoint the test waits for"
+        assert time.time() < deadline, "no SFT checkpoint within 15 minutes"
+        time.sleep(0.01)
+    _signal_tree(proc, signal.SIGSTOP)
+    for _ in range(200):
+        try:
+            json.loads(state.read_text())
+            break
+        except ValueError:  # caught mid-write: let it finish
+            _signal_tree(proc, signal.SIGCONT)
+            time.sleep(0.005)
+            _signal_tree(proc, signal.SIGSTOP)
+    _signal_tree(proc, signal.SIGKILL)
     proc.wait(timeout=30)
 
 
@@ -76,13 +96,7 @@ def test_killed_run_resumes_and_ends_with_the_same_metrics(reference_run, tmp_pa
     ckpt = run_dir / ".staging" / "20_instruction_tuning" / "models" / "no_cpt" / "checkpoint-5"
     proc = subprocess.Popen([sys.executable, "-m", "cancerllm", "run", str(params), "--only", *STAGES], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 900
-    while not (ckpt / "trainer_state.json").is_file():
-        assert proc.poll() is None, "run ended before the checkpoint the test waits for"
-        assert time.time() < deadline, "no SFT checkpoint within 15 minutes"
-        time.sleep(0.2)
-    time.sleep(0.5)  # let the checkpoint finish writing: a half-written one is the Trainer's problem, not ours
-    _kill_tree(proc)
+    _kill_at_checkpoint(proc, ckpt / "trainer_state.json", time.time() + 900)
 
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["stages"]["20_instruction_tuning"]["status"] == "running"

@@ -117,7 +117,9 @@ def test_augmented_prompts_fit_budget_and_carry_k_examples(sets, tokenizer):
             assert n == row.prompt_tokens <= budget
             assert row.prompt.startswith(TEMPLATE.split("{instruction}")[0])
             assert row.prompt.endswith("### Response:\n")
-            assert len(row.retrieved_ids) == 2
+            # at 300 a 230-250-token passage prompt leaves room for one example (about 42 tokens) or two
+            assert len(row.retrieved_ids) == 2 or (budget == 300 and row.task == "phenotype_extraction"
+                                                   and len(row.retrieved_ids) == 1)
             for j, ans in enumerate(row.retrieved_answers, 1):
                 assert f"Example {j}: " in row.context and f'" -> {", ".join(ans)}\n' in row.context + "\n"
             if row.task == "phenotype_extraction":
@@ -129,15 +131,18 @@ def test_augmented_prompts_fit_budget_and_carry_k_examples(sets, tokenizer):
 
 def test_too_tight_budget_drops_examples_but_still_fits(sets, tokenizer):
     test = sets["test"][sets["test"]["field"] == "grade"].head(4)
-    row = test.iloc[0]
-    empty = TEMPLATE.format(instruction=row.instruction, context="In the text:  " + QUESTIONS["grade"])
-    frame = len(tokenizer(empty)["input_ids"])
-    budget = frame + 60  # room for a few tokens of note and one or two short examples, not four
-    aug = rt.augment(test, sets["train"], "tfidf", 4, tokenizer, budget, seed=0)
-    assert (aug["prompt_tokens"] <= budget).all()
-    assert all(1 <= len(a) < 4 for a in aug["retrieved_ids"])
-    assert all(f"Example {len(a) + 1}:" not in c and f"Example {len(a)}:" in c
-               for a, c in zip(aug["retrieved_ids"], aug["context"]))
+    for _, row in test.iterrows():
+        # the report is read passage by passage: the budget is its longest passage prompt without examples plus
+        # room for one or two short examples, not four
+        alone = max(len(tokenizer(q)["input_ids"]) for q in sentence_prompts(row))
+        budget = alone + 60  # one example costs about 42 tokens with this 500-token vocabulary
+        aug = rt.augment(test[test["id"] == row["id"]], sets["train"], "tfidf", 4, tokenizer, budget, seed=0)
+        got = aug.iloc[0]
+        assert got.prompt_tokens <= budget
+        assert got.prompt_tokens == max(len(tokenizer(q)["input_ids"]) for q in sentence_prompts(got))
+        assert 1 <= len(got.retrieved_ids) < 4
+        assert f"Example {len(got.retrieved_ids) + 1}:" not in got.context
+        assert f"Example {len(got.retrieved_ids)}:" in got.context
 
 
 def test_k0_returns_original_prompts(sets, tokenizer):
@@ -185,6 +190,9 @@ def test_build_conditions_score_and_gain(sets, tokenizer, tmp_path):
                      "misspelled 0.3: char_ngram k=2"]
     assert stacked["id"].is_unique and (stacked.groupby("condition").size() == 12).all()
     assert (stacked["prompt_tokens"] <= rt.prompt_budget(cfg)).all()
+    plain = stacked[(stacked["condition"] == "no retrieval") & (stacked["task"] == "phenotype_extraction")]
+    assert len(plain) and all(n == max(len(tokenizer(q)["input_ids"]) for q in sentence_prompts(r))
+                              for n, (_, r) in zip(plain["prompt_tokens"], plain.iterrows()))  # passage, not report
     noisy = stacked[stacked["condition"] == "misspelled 0.3: no retrieval"]
     assert (noisy["prompt"].to_numpy() != stacked[stacked["condition"] == "no retrieval"]["prompt"].to_numpy()).all()
     held = pd.concat([sets["test"], sets["dev"]])

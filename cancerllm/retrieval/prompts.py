@@ -78,15 +78,31 @@ def _n_tokens(tokenizer, text: str) -> int:
     return len(tokenizer(text)["input_ids"])  # with BOS, as generation sees it
 
 
+def read_tokens(row, tokenizer) -> int:
+    """Tokens of the longest prompt a model reads for one row (a dict or Series with task, prompt, context,
+    field, instruction): the prompt itself for diagnosis, the longest passage prompt for phenotype extraction
+    (read passage by passage, ``inference.sentence_prompts``)."""
+    if row["task"] != "phenotype_extraction":
+        return _n_tokens(tokenizer, row["prompt"])
+    from ..inference import sentence_prompts  # inference imports this package
+
+    return max([_n_tokens(tokenizer, q) for q in sentence_prompts(row)] or [_n_tokens(tokenizer, row["prompt"])])
+
+
 def build_prompt(row, body: str, cases: pd.DataFrame, tokenizer, max_prompt_tokens: int) -> tuple[str, str, int, int]:
     """(context, prompt, prompt tokens, examples used) of one test row with `cases` (training rows) as worked examples.
-    The test note is cut to fit; evidence snippets are halved while the note would get < MIN_BODY_TOKENS; as a
-    last resort examples are dropped from the end (never their answers cut)."""
+
+    Diagnosis: the test note is cut to fit; evidence snippets are halved while the note would get < MIN_BODY_TOKENS;
+    as a last resort examples are dropped from the end (never their answers cut). Phenotype: the report is read
+    passage by passage (``inference.sentence_prompts``) and never cut; its size is that of its longest passage
+    prompt, which must fit with the examples in front — snippets are halved, then examples dropped, until it does
+    (a passage that does not fit even alone is left whole: its prompt without retrieval is as long)."""
     size = SNIPPET_TOKENS[row.task]
     style = getattr(row, "style", "alpaca")
+    if row.task == "phenotype_extraction" and tokenizer is not None:
+        return _phenotype_prompt(row, body, cases, tokenizer, max_prompt_tokens, style)
     while True:
-        examples = [f'Example {j}: "{evidence_snippet(b, list(a), size, tokenizer)}" -> {r}' for j, (b, a, r) in
-                    enumerate(zip(_bodies(cases), cases["answers"], cases["response"]), 1)]
+        examples = _examples(cases, size, tokenizer)
         if tokenizer is None:
             ctx = _context(row.task, row.field, examples, body)
             return ctx, render(row.instruction, ctx, style), -1, len(cases)
@@ -98,13 +114,6 @@ def build_prompt(row, body: str, cases: pd.DataFrame, tokenizer, max_prompt_toke
             cases = cases.iloc[:-1]  # cannot fit even with short evidence: fewer examples
             continue
         size //= 2
-    if row.task == "phenotype_extraction":  # read passage by passage (inference.sentence_prompts): never cut;
-        from ..inference import sentence_prompts  # its size is that of its longest passage prompt
-
-        ctx = _context(row.task, row.field, examples, body)
-        n = max([_n_tokens(tokenizer, q) for q in sentence_prompts(
-            {"context": ctx, "field": row.field, "instruction": row.instruction, "style": style})] or [frame])
-        return ctx, render(row.instruction, ctx, style), n, len(cases)
     ids = tokenizer(body, add_special_tokens=False)["input_ids"]
     cut = min(len(ids), max(room, 0))
     while True:
@@ -115,6 +124,34 @@ def build_prompt(row, body: str, cases: pd.DataFrame, tokenizer, max_prompt_toke
         if n <= max_prompt_tokens or cut == 0:
             return ctx, prompt, n, len(cases)
         cut = max(0, cut - (n - max_prompt_tokens))  # re-tokenising at the seam can add a token or two
+
+
+def _examples(cases: pd.DataFrame, size: int, tokenizer) -> list[str]:
+    return [f'Example {j}: "{evidence_snippet(b, list(a), size, tokenizer)}" -> {r}' for j, (b, a, r) in
+            enumerate(zip(_bodies(cases), cases["answers"], cases["response"]), 1)]
+
+
+def _phenotype_prompt(row, body: str, cases: pd.DataFrame, tokenizer, max_prompt_tokens: int, style: str):
+    from ..inference import sentence_prompts  # inference imports this package
+
+    def passage_prompts(ctx: str) -> list[str]:
+        return sentence_prompts({"context": ctx, "field": row.field, "instruction": row.instruction, "style": style})
+
+    # the examples are a prefix shared by every passage prompt and byte-level BPE does not merge across the
+    # whitespace before "In the text:", so the longest passage prompt is the same passage with or without them
+    alone = [_n_tokens(tokenizer, q) for q in passage_prompts(_context(row.task, row.field, [], body))]
+    longest = int(np.argmax(alone)) if alone else None
+    size = SNIPPET_TOKENS[row.task]
+    while True:
+        ctx = _context(row.task, row.field, _examples(cases, size, tokenizer), body)
+        prompt = render(row.instruction, ctx, style)
+        n = _n_tokens(tokenizer, prompt if longest is None else passage_prompts(ctx)[longest])
+        if n <= max_prompt_tokens or not len(cases):
+            return ctx, prompt, n, len(cases)
+        if size > 4:
+            size //= 2  # shorter evidence first
+        else:
+            cases = cases.iloc[:-1]  # then fewer examples
 
 
 def augment(test_df: pd.DataFrame, train_df: pd.DataFrame, retriever, k: int, tokenizer, max_prompt_tokens: int,
@@ -131,7 +168,7 @@ def augment(test_df: pd.DataFrame, train_df: pd.DataFrame, retriever, k: int, to
     for col in ("retrieved_ids", "retrieved_patients", "retrieved_answers"):
         out[col] = [[] for _ in range(len(out))]
     if k <= 0:
-        out["prompt_tokens"] = [_n_tokens(tokenizer, p) for p in out["prompt"]] if tokenizer is not None else -1
+        out["prompt_tokens"] = [read_tokens(r, tokenizer) for _, r in out.iterrows()] if tokenizer is not None else -1
         return out
     index = CaseIndex(train_df, retriever, seed) if isinstance(retriever, str) else retriever
     bodies = _bodies(out)
