@@ -4,11 +4,13 @@ The library does all the computing; the notebooks in notebooks/ narrate and plot
 """
 
 import os
+import sys
 
-# Never reach a model hub: weights and tokenizers are built locally or loaded from local paths.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Never reach a model hub: weights and tokenizers are built locally or loaded from local paths. Forced, not
+# defaulted: an inherited HF_HUB_OFFLINE=0 must not turn network access back on (notebook kernels inherit these).
+for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+    os.environ[_var] = "1"
+if "huggingface_hub.constants" in sys.modules:  # imported before us: it read the environment already
+    sys.modules["huggingface_hub.constants"].HF_HUB_OFFLINE = True
 
 __version__ = "0.1.0"

@@ -71,12 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"metrics written: {external_validation(args.run, args.data, args.out)}")
             return 0
         cfg = load_params(args.params, args.overrides)
-        if args.command in ("validate", "run") and not cfg.uses_small_model and not cfg.dry_run:
+        if args.command in ("validate", "run") and not cfg.uses_small_model:
             from pathlib import Path
 
             from .modeling import check_causal_lm_dir  # imports torch: paid only when a local model is named
 
-            check_causal_lm_dir(Path(cfg.base_model))  # before any kernel starts or directory exists
+            # before any kernel starts or directory exists; a dry run too (a hub id is no local directory)
+            check_causal_lm_dir(Path(cfg.base_model))
         if args.command == "validate":
             from .data import load_cohort
 

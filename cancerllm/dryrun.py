@@ -5,9 +5,11 @@ checked before GPU hours are spent. `python -m cancerllm run params/paper.yaml -
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
-from .modeling import model_shape_config
+from .modeling import check_causal_lm_dir, model_shape_config
 
 
 def dry_run_report(cfg) -> dict:
@@ -18,6 +20,8 @@ def dry_run_report(cfg) -> dict:
 
     from .training import lora_config
 
+    if not cfg.uses_small_model:  # a local directory, never a hub id (transformers would resolve one from its cache)
+        check_causal_lm_dir(Path(cfg.base_model))
     shape = model_shape_config(cfg)
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(shape)
