@@ -4,6 +4,8 @@
 executed notebooks before building, once on everything under `book/_build` afterwards. Any finding fails the
 build with a `LeakError` that lists where (file, cell/output or line), what kind and how long — never the
 matched text — and the built HTML is deleted. `python -m cancerllm gate PARAMS` scans a run on demand.
+The notes scanned against are the run's own: loaded with the params its manifest records, from input files
+that still have the sha256s it records (`recorded_cohort`) — never the data the current params name.
 
 What is scanned: every cell source and every text output of `notebooks/*.ipynb` (stream text, text/plain,
 text/html, text/markdown and any other text/* type, error name/value/traceback); under `book/_build` every
@@ -55,7 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import REPO_ROOT
-from .errors import LeakError
+from .errors import LeakError, RunDirError
 
 NGRAM = 8
 #: a window in at least this many distinct patients' notes is reported as "common template"
@@ -319,16 +321,39 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
+def recorded_cohort(run_dir: Path):
+    """(cohort, manifest) of a run as its manifest records it: the notes are loaded with the run's own params and
+    every input file must still have the sha256 the run recorded. Whatever the current params name is ignored:
+    scanning a book against other data would let any note text through. One RunDirError when that cannot be done."""
+    from .config import make_config
+    from .data import load_cohort
+    from .provenance import input_hashes
+    from .runner import open_run_dir
+
+    path = Path(run_dir) / "manifest.json"
+    manifest = open_run_dir(Path(run_dir)) if Path(run_dir).is_dir() else {}
+    if not isinstance(manifest.get("params"), dict):
+        raise RunDirError(f"{path}: no recorded params, so the run's own inputs are unknown and the gate cannot "
+                          f"scan it; re-run `python -m cancerllm run`")
+    cfg = make_config(manifest["params"], source=str(path))
+    recorded, now = manifest.get("inputs") or {}, input_hashes(cfg)
+    for name in sorted(set(recorded) | set(now)):
+        if recorded.get(name) != now.get(name):
+            why = ("is missing" if name not in now else "is not recorded" if name not in recorded
+                   else "has changed since the run (sha256 differs)")
+            raise RunDirError(f"{path}: input {name} {why}; the gate scans only against the inputs the run recorded")
+    return load_cohort(cfg), manifest
+
+
 def publishing_gate(cfg):
     """The gate for a run, or None when the run's manifest records synthetic data (synthetic books may show
-    example notes). A run without a recorded answer is gated: only a loader's False opens the door."""
-    from .data import load_cohort
-    from .provenance import read_manifest
+    example notes). A run without a recorded answer is gated: only a loader's False opens the door. The notes
+    are the run's own (`recorded_cohort`), not those of `cfg`, which only names the run directory."""
+    from .runner import open_run_dir
 
-    manifest = read_manifest(cfg.run_dir)
-    if manifest.get("data_is_real") is False:
+    if cfg.run_dir.is_dir() and open_run_dir(cfg.run_dir).get("data_is_real") is False:
         return None
-    cohort = load_cohort(cfg)
+    cohort, manifest = recorded_cohort(cfg.run_dir)
     return Gate(cohort.notes, cohort.general, manifest)
 
 
@@ -342,15 +367,11 @@ def scan_run(run_dir: Path, notes, general=None, manifest: dict | None = None) -
 
 
 def gate_run(cfg) -> int:
-    """`python -m cancerllm gate PARAMS`: scan a run's notebooks and built book against its cohort, whatever
-    its data (a synthetic run with `show_examples` fails, as it should). Raises LeakError on a finding; returns
-    the number of files scanned."""
-    from .data import load_cohort
-    from .provenance import read_manifest
-
+    """`python -m cancerllm gate PARAMS`: scan a run's notebooks and built book against the notes the run read
+    (`recorded_cohort`; PARAMS only names the run directory), whatever its data (a synthetic run with
+    `show_examples` fails, as it should). Raises LeakError on a finding; returns the number of files scanned."""
     if not (cfg.run_dir / "notebooks").is_dir():
         raise FileNotFoundError(f"{cfg.run_dir}: no executed notebooks; run `python -m cancerllm run` first")
-    cohort = load_cohort(cfg)
-    gate = Gate(cohort.notes, cohort.general, read_manifest(cfg.run_dir))
-    gate.check(cfg.run_dir)
+    cohort, manifest = recorded_cohort(cfg.run_dir)
+    Gate(cohort.notes, cohort.general, manifest).check(cfg.run_dir)
     return sum(1 for t in (cfg.run_dir / "notebooks", cfg.run_dir / "book" / "_build") for _ in _publishable(t))

@@ -23,6 +23,7 @@ from cancerllm.config import make_config
 from cancerllm.data import load_cohort
 from cancerllm.errors import LeakError
 from cancerllm.gate import COMMON_PATIENTS, Gate, Hit, publishing_gate, scan_run, strip_html
+from cancerllm.provenance import input_hashes
 
 # Five made-up "real" reports. P0003's report carries the sentence the leaky notebook prints.
 LEAK = ("the left breast lumpectomy shows invasive lobular carcinoma measuring twenty two millimetres "
@@ -62,7 +63,7 @@ def real_cfg(tmp_path, notes_csv):
 def _manifest(cfg, is_real=True) -> dict:
     return {"run_name": cfg.run_name, "data_source": cfg.data_source, "cohort": "reports", "data_is_real": is_real,
             "params_hash": PARAMS_HASH, "params": cfg.to_dict(), "seed": cfg.seed,
-            "git": {"commit": COMMIT, "dirty": False}, "inputs": {str(cfg.custom_data_path): SHA},
+            "git": {"commit": COMMIT, "dirty": False}, "inputs": input_hashes(cfg),
             "started": STARTED, "finished": FINISHED,
             "stages": {s: {"status": "done", "seconds": 1.0} for s in runner.available_stages()}}
 

@@ -16,10 +16,58 @@ import subprocess
 import sys
 
 import pytest
+from test_gate import LEAK, REPORTS, _fake_run, _params, fake_jupyter_book, notes_csv, real_cfg  # noqa: F401
 
+from cancerllm import runner
 from cancerllm.cli import main
 
 MODEL_DIR_ERROR = "{}: not a model directory (no config.json); base_model must be 'small' or a local causal LM"
+
+
+# ----------------------------------------------------------------------------- 1. the gate uses the run's own inputs
+@pytest.fixture
+def other_notes(write_notes):
+    """Another file in the custom schema: none of the run's sentences, none of its ids."""
+    return write_notes([{"patient_id": "Q0001", "note_id": "M1", "note_type": "clinical_note",
+                         "text": "Follow-up visit, no complaints, blood pressure well controlled."}], "other.csv")
+
+
+@pytest.mark.parametrize("data", ["other file", "synthetic"])
+def test_gate_ignores_the_data_named_by_current_params(real_cfg, other_notes, fake_jupyter_book, capsys, data):
+    """A notebook quoting a run's note fails `gate` and `book` however the current params point elsewhere."""
+    calls, _ = fake_jupyter_book
+    stage = runner.available_stages()[-1]
+    run_dir = _fake_run(real_cfg, {stage: f"Example: {LEAK}."})
+    sets = (["--set", f"custom_data_path={other_notes}"] if data == "other file"
+            else ["--set", "data_source=synthetic"])
+    finding = f"  notebooks/{stage}.ipynb: cell[1] output[0]: note span, 15 tokens"
+    for command in ("gate", "book"):
+        assert main([command, str(_params(real_cfg)), *sets]) == 2, command
+        assert capsys.readouterr().err.splitlines()[1:] == [finding], command
+    assert calls == [] and not (run_dir / "book").exists()
+
+
+def test_gate_refuses_inputs_changed_since_the_run(real_cfg, notes_csv, capsys):
+    """The recorded file rewritten without the quoted note: the gate refuses rather than scan against it."""
+    run_dir = _fake_run(real_cfg, {"00_data_profiling": f"Example: {LEAK}."})
+    notes_csv.write_text(notes_csv.read_text(encoding="utf-8").replace(LEAK, "benign tissue"), encoding="utf-8")
+    assert main(["gate", str(_params(real_cfg))]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {run_dir / 'manifest.json'}: input {notes_csv} has changed since the run (sha256 differs); "
+        "the gate scans only against the inputs the run recorded\n")
+
+
+def test_gate_refuses_a_manifest_without_params(real_cfg, capsys):
+    run_dir = _fake_run(real_cfg)
+    man = json.loads((run_dir / "manifest.json").read_text())
+    del man["params"]
+    (run_dir / "manifest.json").write_text(json.dumps(man))
+    message = (f"error: {run_dir / 'manifest.json'}: no recorded params, so the run's own inputs are unknown and "
+               "the gate cannot scan it; re-run `python -m cancerllm run`\n")
+    for command in ("gate", "book"):
+        assert main([command, str(_params(real_cfg))]) == 2, command
+        assert capsys.readouterr().err == message, command
+    assert not (run_dir / "book").exists()
 
 
 # ----------------------------------------------------------------------------- 4. offline, no hub ids
