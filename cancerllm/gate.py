@@ -36,8 +36,10 @@ Rules
    Bare 7-10 digit numbers are findings only when zero-padded (0123456) or when the same number occurs in an
    input note: parameter and token counts in our tables (1661314) are neither, and comma-grouped or decimal
    numbers (7,241,732,096; 0.1234567) are never read as one number.
-   Allowed: a match that is a substring of a string in the run's manifest (start/finish timestamps, git
-   commit, params hash, input sha256s) or that occurs verbatim in the project's own source text.
+   Allowed: a match inside a whole occurrence of one of the run's manifest fields that the runner writes
+   itself (start/finish timestamps, git commit and its short form, params hash, input sha256s — each in its own
+   form), or one that occurs verbatim in the project's own source text. Other manifest strings (run name,
+   paths, params) allow nothing: a run named after a barcode must not exempt that barcode in the book.
 Not covered: text inside images (figures are not OCR'd); note text that someone commits into the project's
 own source (rule 1 allows it — the repository would already have leaked it); identifiers in formats other
 than the ones above (names, addresses, ages are not looked for).
@@ -140,16 +142,22 @@ def own_source_texts(root: Path = REPO_ROOT) -> list[str]:
     return [normalise(t) for t in texts]
 
 
-def _strings(obj):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield str(k)
-            yield from _strings(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _strings(v)
-    elif obj is not None:
-        yield str(obj)
+#: The manifest fields a book may print, each with the form the runner writes it in: run times, the commit (and
+#: its 10-character short form, `provenance.commit_description`), the params hash and the input files' sha256s.
+#: Nothing else in a manifest is allowed: run names, paths and params are chosen by a user and may carry anything.
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}")
+_HEX = {n: re.compile(rf"[0-9a-f]{{{n}}}") for n in (16, 40, 64)}
+
+
+def manifest_values(manifest: dict) -> list[str]:
+    """The allowed values of a run's manifest (lower case): only the fields above, and only in their own form."""
+    git = manifest.get("git") if isinstance(manifest.get("git"), dict) else {}
+    inputs = manifest.get("inputs") if isinstance(manifest.get("inputs"), dict) else {}
+    fields = [(manifest.get("started"), _TIME), (manifest.get("finished"), _TIME),
+              (manifest.get("params_hash"), _HEX[16]), (git.get("commit"), _HEX[40])]
+    fields += [(sha, _HEX[64]) for sha in inputs.values()]
+    values = [v.lower() for v, form in fields if isinstance(v, str) and form.fullmatch(v.lower())]
+    return values + [v[:10] for v in values if _HEX[40].fullmatch(v)]
 
 
 class Gate:
@@ -180,7 +188,7 @@ class Gate:
                 ids.update(str(v).lower() for v in notes[col])
         self.ids = {i for i in ids if len(i) >= 5 and any(ch.isdigit() for ch in i)
                     and not (i.isdigit() and len(i) < 7)}
-        self.allowed = [s.lower() for s in _strings(manifest or {}) if any(ch.isdigit() for ch in s)]
+        self.allowed = manifest_values(manifest or {})
 
     # ------------------------------------------------------------------------------ one text
     def scan_text(self, text: str, file: str, where=None) -> list[Hit]:
@@ -214,9 +222,11 @@ class Gate:
     def _identifiers(self, text: str) -> list[tuple[int, str, int]]:
         """Rule 2, as (offset, kind, length in characters)."""
         out, taken = [], []  # taken: spans already reported, so "MRN 0123456" is one finding, not two
+        allowed = self._allowed_spans(text)
 
         def new(m):
-            return not any(a <= m.start() < b for a, b in taken) and not self._allowed(m.group(0))
+            return (not any(a <= m.start() < b for a, b in taken) and m.group(0).lower() not in self.own_text
+                    and not any(a <= m.start() and m.end() <= b for a, b in allowed))
 
         for kind, pat in PATTERNS:
             for m in pat.finditer(text):
@@ -240,9 +250,16 @@ class Gate:
         n = np.where(self.keys[pos] == q, self.counts[pos], 0) if len(self.keys) else np.zeros(len(q), int)
         return list(zip(hashes, n.tolist()))
 
-    def _allowed(self, s: str) -> bool:
-        s = s.lower()
-        return any(s in a for a in self.allowed) or s in self.own_text
+    def _allowed_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the manifest's allowed values occur whole in `text`: a match inside one is run metadata. A match
+        elsewhere is not excused by equalling part of one (the run's start date printed alone is a date)."""
+        low, spans = text.lower(), []
+        for value in self.allowed:
+            at = low.find(value)
+            while at >= 0:
+                spans.append((at, at + len(value)))
+                at = low.find(value, at + 1)
+        return spans
 
     # ------------------------------------------------------------------------------ files
     def scan_notebook(self, path: Path, rel: str) -> list[Hit]:

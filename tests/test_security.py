@@ -16,10 +16,14 @@ import subprocess
 import sys
 
 import pytest
-from test_gate import LEAK, REPORTS, _fake_run, _params, fake_jupyter_book, notes_csv, real_cfg  # noqa: F401
+from test_gate import (LEAK, STARTED, _fake_run, _manifest, _params, fake_jupyter_book, notes_csv,  # noqa: F401
+                       real_cfg)
 
 from cancerllm import runner
 from cancerllm.cli import main
+from cancerllm.config import make_config
+from cancerllm.data import load_cohort
+from cancerllm.gate import Gate
 
 MODEL_DIR_ERROR = "{}: not a model directory (no config.json); base_model must be 'small' or a local causal LM"
 
@@ -68,6 +72,41 @@ def test_gate_refuses_a_manifest_without_params(real_cfg, capsys):
         assert main([command, str(_params(real_cfg))]) == 2, command
         assert capsys.readouterr().err == message, command
     assert not (run_dir / "book").exists()
+
+
+# ----------------------------------------------------------------------------- 2. exact manifest fields only
+def test_run_named_after_a_barcode_does_not_exempt_it(real_cfg, capsys):
+    cfg = make_config({**real_cfg.to_dict(), "run_name": "TCGA-A1-A0SB"})
+    _fake_run(cfg, {"30_evaluation": "Case TCGA-A1-A0SB was reviewed."})
+    assert main(["gate", str(_params(cfg))]) == 2
+    assert capsys.readouterr().err.splitlines()[1:] == [
+        "  notebooks/30_evaluation.ipynb: cell[1] output[0]: TCGA barcode, 12 characters"]
+
+
+@pytest.mark.parametrize("changes,text,kind", [
+    ({"run_name": "run_0012345"}, "id 0012345 here", "MRN-like number"),  # a run name
+    ({"params": {"custom_data_path": "/data/2011-03-14/notes.csv"}}, "seen 2011-03-14 in clinic", "date"),  # a path
+    ({"inputs": {"/data/MRN 4455667.csv": "0" * 64}}, "MRN 4455667", "MRN"),  # an input's path (a key, not a sha)
+    ({"seed": "tcga-a1-a0sb"}, "patient TCGA-A1-A0SB here", "TCGA barcode"),  # any other field
+    ({"params_hash": "tcga-a1-a0sb"}, "patient TCGA-A1-A0SB here", "TCGA barcode"),  # an allowed field, wrong form
+    ({}, f"admitted {STARTED[:10]} overnight", "date"),  # part of an allowed value, printed alone
+])
+def test_manifest_strings_are_not_allowed_at_large(real_cfg, changes, text, kind):
+    man = _manifest(real_cfg)
+    for key, value in changes.items():
+        man[key] = {**man[key], **value} if isinstance(value, dict) else value
+    gate = Gate(load_cohort(real_cfg).notes, None, man, own_texts=[])
+    assert [h.kind for h in gate.scan_text(text, "f.txt")] == [kind]
+
+
+def test_allowed_fields_pass_where_they_occur_whole(real_cfg):
+    """The runner's own fields still pass where the book prints them, the commit's short form included."""
+    man = {**_manifest(real_cfg), "git": {"commit": "0123456789" + "ab" * 15, "dirty": False}}
+    gate = Gate(load_cohort(real_cfg).notes, None, man, own_texts=[])
+    assert gate.scan_text("id 0012345678 here", "f.txt")[0].kind == "MRN-like number"  # what the rule looks for
+    assert gate.scan_text(f"commit 0123456789, started {STARTED}, finished {man['finished']}, "
+                          f"params hash {man['params_hash']}", "f.txt") == []
+    assert gate.scan_text(f"full commit {man['git']['commit']}", "f.txt") == []
 
 
 # ----------------------------------------------------------------------------- 4. offline, no hub ids
