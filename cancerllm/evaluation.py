@@ -252,16 +252,24 @@ def error_gallery(test: pd.DataFrame, preds: dict, system: str, is_real: bool, n
 
 def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = None) -> Path:
     """Score every trained model of a finished run on another file in the same schema (all its patients are
-    test instances). Writes metrics.json (and predictions) into out_dir (default run_dir/external/<file stem>)."""
+    test instances). Writes metrics.json (and predictions) into out_dir (default run_dir/external/<file stem>).
+    Models are loaded from `run_dir` itself: the manifest gives the params, never the location (a copied or moved
+    run directory must not be scored with the models of the run it was copied from)."""
     from .config import make_config
     from .data.loaders import load_custom
+    from .errors import RunDirError
     from .instructions import build_instructions
     from .provenance import read_manifest, write_json
 
+    run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     if not manifest:
         raise FileNotFoundError(f"{run_dir}: no manifest.json — not a run directory")
-    cfg = make_config(manifest["params"], source=f"{run_dir}/manifest.json")
+    if not isinstance(manifest.get("params"), dict):
+        raise RunDirError(f"{run_dir / 'manifest.json'}: no recorded params; re-run `python -m cancerllm run`")
+    here = run_dir.resolve()
+    cfg = make_config({**manifest["params"], "runs_root": str(here.parent), "run_name": here.name},
+                      source=str(run_dir / "manifest.json"))
     if str(data_path) == "mtsamples-oncology":  # the public demo of external validation (weak labels)
         from .data.external import mtsamples_oncology
 

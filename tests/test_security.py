@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from test_gate import (LEAK, STARTED, _fake_run, _manifest, _params, fake_jupyter_book, notes_csv,  # noqa: F401
@@ -107,6 +109,60 @@ def test_allowed_fields_pass_where_they_occur_whole(real_cfg):
     assert gate.scan_text(f"commit 0123456789, started {STARTED}, finished {man['finished']}, "
                           f"params hash {man['params_hash']}", "f.txt") == []
     assert gate.scan_text(f"full commit {man['git']['commit']}", "f.txt") == []
+
+
+# ----------------------------------------------------------------------------- 3. evaluate resolves models from DIR
+@pytest.fixture
+def copied_run(tmp_path):
+    """A finished run with a tiny base and an (untrained) no_cpt adapter, and a copy of it elsewhere; both
+    directories exist, and the copy's manifest still names the original's runs_root and run_name."""
+    from peft import get_peft_model
+    from test_bad_input import TINY
+
+    from cancerllm import pipeline, training
+    from cancerllm.data.synthetic import generate_cohort
+
+    cfg = make_config({"runs_root": str(tmp_path / "runs"), "run_name": "original", **TINY, "max_new_tokens": 4,
+                       "bootstrap_samples": 10})
+    corpora = training.cpt_corpora(generate_cohort(cfg.n_patients, seed=cfg.seed, n_general_notes=4), cfg.seed)
+    model, _ = pipeline.prepare_base(cfg, corpora)
+    adapter = pipeline.sft_dir(cfg, "no_cpt") / "final"
+    get_peft_model(model, training.lora_config(2, 4, 0.0, "all-linear")).save_pretrained(adapter)
+    (adapter / "base.json").write_text(json.dumps(pipeline.init_fingerprint(cfg, "no_cpt")))
+    (cfg.run_dir / "manifest.json").write_text(json.dumps({"params": cfg.to_dict(), "stages": {}}))
+    copy = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(cfg.run_dir, copy)
+    return cfg.run_dir, copy
+
+
+def test_evaluate_loads_models_from_the_given_run_dir(copied_run, tmp_path, monkeypatch, capsys):
+    from cancerllm import modeling
+    from cancerllm.data.synthetic import generate_cohort
+
+    original, copy = copied_run
+    from peft import PeftModel
+
+    loaded, real_load, real_adapter = [], modeling.load_model, PeftModel.from_pretrained
+    monkeypatch.setattr(modeling, "load_model", lambda path, **kw: (loaded.append(Path(path)), real_load(path, **kw))[1])
+    monkeypatch.setattr(PeftModel, "from_pretrained",
+                        lambda model, path, **kw: (loaded.append(Path(path)), real_adapter(model, path, **kw))[1])
+    other = generate_cohort(3, seed=777)
+    data = tmp_path / "other_hospital.csv"
+    other.notes.merge(other.labels.drop(columns="split"), on="patient_id").drop(columns="split").to_csv(data, index=False)
+    assert main(["evaluate", "--run", str(copy), "--data", str(data)]) == 0
+    assert capsys.readouterr().out == f"metrics written: {copy / 'external' / 'other_hospital' / 'metrics.json'}\n"
+    assert {p.name for p in loaded} == {"base", "final"}  # the base and the adapter, both read from the copy
+    assert all(p.resolve().is_relative_to(copy.resolve()) for p in loaded), loaded
+    assert not (original / "external").exists()
+
+
+def test_evaluate_refuses_a_manifest_without_params(tmp_path, capsys):
+    run_dir = tmp_path / "runs" / "r"
+    run_dir.mkdir(parents=True)
+    (run_dir / "manifest.json").write_text(json.dumps({"stages": {}}))
+    assert main(["evaluate", "--run", str(run_dir), "--data", str(tmp_path / "x.csv")]) == 2
+    assert capsys.readouterr().err == (f"error: {run_dir / 'manifest.json'}: no recorded params; "
+                                       "re-run `python -m cancerllm run`\n")
 
 
 # ----------------------------------------------------------------------------- 4. offline, no hub ids
