@@ -12,5 +12,9 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "H
     os.environ[_var] = "1"
 if "huggingface_hub.constants" in sys.modules:  # imported before us: it read the environment already
     sys.modules["huggingface_hub.constants"].HF_HUB_OFFLINE = True
+# torch.load uses its weights-only unpickler (tensors and plain data, never code) even where a caller asks
+# otherwise; kernels inherit it. The Trainer's optimizer/scheduler/RNG files are the pickles this reaches
+# (cancerllm/safe_weights.py refuses pickle weights outright).
+os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
 
 __version__ = "0.1.0"

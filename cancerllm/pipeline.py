@@ -20,6 +20,7 @@ from . import modeling, training
 from .instructions import build_instructions, cap_examples, frame_texts, sentence_examples
 from .modeling import ModelError
 from .provenance import file_sha256
+from .safe_weights import check_adapter_dir
 
 CPT_STAGE, SFT_STAGE = "10_continued_pretraining", "20_instruction_tuning"
 
@@ -84,6 +85,7 @@ def load_init(cfg, name: str):
         return model, tokenizer
     path = cpt_dir(cfg, name) / "final"
     if (path / "adapter_config.json").is_file():
+        check_adapter_dir(path)  # safetensors only: PEFT would fall back to a pickle adapter_model.bin
         model = PeftModel.from_pretrained(model, str(path), is_trainable=cfg.sft_adapter == "continue")
         return (model if cfg.sft_adapter == "continue" else model.merge_and_unload()), tokenizer
     return modeling.load_model(path)
@@ -169,6 +171,7 @@ def load_tuned(cfg, name: str, merge: bool = True):
         return model.eval(), tokenizer
     continued = cfg.sft_adapter == "continue" and (cpt_dir(cfg, name) / "final" / "adapter_config.json").is_file()
     # "continue" trained the CPT adapter itself, so it sits directly on the base
+    check_adapter_dir(adapter)  # safetensors only, before its base is loaded
     model, tokenizer = load_base(cfg) if continued else load_init(cfg, name)
     model = PeftModel.from_pretrained(model, str(adapter))
     if merge and not cfg.load_in_4bit:

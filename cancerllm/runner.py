@@ -22,6 +22,7 @@ from .config import REPO_ROOT, STAGES, Config
 from .errors import RunDirError
 from .provenance import (commit_description, data_description, input_hashes, new_manifest, read_manifest,
                          write_json)
+from .safe_weights import check_staged_checkpoints
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 BOOK_SRC = REPO_ROOT / "book"
@@ -140,6 +141,7 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
     cohort = load_cohort(cfg)  # data errors surface here, before any kernel starts or directory exists
     run_dir = cfg.run_dir
     manifest = open_run_dir(run_dir)
+    check_staged_checkpoints(run_dir)  # a resumed trainer must not read pickle weights (cancerllm/safe_weights.py)
     params, inputs = cfg.to_dict(), input_hashes(cfg)
     with _lock(run_dir):
         old = manifest

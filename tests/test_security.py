@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_bad_input import tiny_base  # noqa: F401
 from test_gate import (LEAK, STARTED, _fake_run, _manifest, _params, fake_jupyter_book, notes_csv,  # noqa: F401
                        real_cfg)
 
@@ -218,3 +219,103 @@ def test_dry_run_report_refuses_a_hub_id(cached_hub_config):
         dry_run_report(make_config({"base_model": "mistralai/Mistral-7B-v0.1", "dry_run": True}))
     assert str(info.value) == MODEL_DIR_ERROR.format("mistralai/Mistral-7B-v0.1")
     assert cached_hub_config == []
+
+
+# ----------------------------------------------------------------------------- 5. safetensors only, no pickle code
+class _Payload:
+    """A pickle that runs code when loaded: it creates the directory `marker`."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def test_torch_never_unpickles_code_even_when_asked(tmp_path):
+    import torch
+
+    marker = tmp_path / "code-ran"
+    torch.save(_Payload(str(marker)), tmp_path / "optimizer.pt")
+    with pytest.raises(Exception, match="Weights only load failed"):
+        torch.load(tmp_path / "optimizer.pt", weights_only=False)  # what an older library would pass
+    assert not marker.exists()
+
+
+@pytest.fixture
+def pickled_adapter(tiny_base):
+    """A LoRA adapter saved the pickle way (adapter_model.bin, no safetensors) on the tiny base."""
+    from peft import get_peft_model
+
+    from cancerllm import training
+
+    cfg, _, model, _ = tiny_base
+
+    def save(path: Path) -> Path:
+        get_peft_model(model, training.lora_config(2, 4, 0.0, "all-linear")).save_pretrained(
+            path, safe_serialization=False)
+        assert (path / "adapter_model.bin").is_file() and not (path / "adapter_model.safetensors").exists()
+        return path
+    return cfg, save
+
+
+def test_pickle_cpt_adapter_is_refused(pickled_adapter):
+    from cancerllm import pipeline
+    from cancerllm.errors import ModelError
+
+    cfg, save = pickled_adapter
+    path = save(pipeline.cpt_dir(cfg, "cancer_cpt") / "final")
+    with pytest.raises(ModelError) as info:
+        pipeline.load_init(cfg, "cancer_cpt")
+    assert str(info.value) == f"{path}: no adapter_model.safetensors (pickle .bin adapters are refused)"
+
+
+def test_pickle_sft_adapter_is_refused(pickled_adapter):
+    from cancerllm import pipeline
+    from cancerllm.errors import ModelError
+
+    cfg, save = pickled_adapter
+    path = save(pipeline.sft_dir(cfg, "no_cpt") / "final")
+    (path / "base.json").write_text(json.dumps(pipeline.init_fingerprint(cfg, "no_cpt")))
+    with pytest.raises(ModelError) as info:
+        pipeline.load_tuned(cfg, "no_cpt")
+    assert str(info.value) == f"{path}: no adapter_model.safetensors (pickle .bin adapters are refused)"
+
+
+def test_pickle_base_model_is_refused(tiny_base, tmp_path):
+    from safetensors.torch import load_file
+
+    from cancerllm import pipeline
+    from cancerllm.errors import ModelError
+    import torch
+
+    cfg, *_ = tiny_base
+    base = pipeline.base_dir(cfg)
+    torch.save(load_file(base / "model.safetensors"), base / "pytorch_model.bin")
+    (base / "model.safetensors").unlink()
+    with pytest.raises(ModelError) as info:
+        pipeline.load_base(cfg)
+    assert str(info.value) == f"{base}: no .safetensors weights (pickle .bin weights are refused)"
+
+
+@pytest.mark.parametrize("weights", ["pytorch_model.bin", "adapter_model.bin"])
+def test_resume_from_a_pickle_checkpoint_is_refused(tmp_path, capsys, monkeypatch, weights):
+    """A checkpoint an interrupted stage would resume from (kept in .staging/) holding pickle weights: `run`
+    refuses before any stage starts, and leaves the run directory as it was."""
+    import torch
+
+    monkeypatch.setattr(runner, "_execute", lambda *a, **k: pytest.fail("a stage started"))
+    params = tmp_path / "p.yaml"
+    params.write_text(f"run_name: r\nruns_root: {tmp_path / 'runs'}\nn_patients: 12\nn_general_notes: 6\n",
+                      encoding="utf-8")
+    run_dir = tmp_path / "runs" / "r"
+    ckpt = run_dir / ".staging" / "10_continued_pretraining" / "models" / "cancer_cpt" / "checkpoint-5"
+    ckpt.mkdir(parents=True)
+    torch.save({"w": torch.zeros(2)}, ckpt / weights)
+    (ckpt / "trainer_state.json").write_text("{}")
+    manifest = json.dumps({"stages": {"10_continued_pretraining": {"status": "running"}}})
+    (run_dir / "manifest.json").write_text(manifest)
+    assert main(["run", str(params)]) == 2
+    assert capsys.readouterr() == ("", f"error: {ckpt / weights}: pickle weights are refused (a checkpoint is resumed "
+                                       f"from safetensors only); delete {ckpt} to train that model from the start\n")
+    assert (run_dir / "manifest.json").read_text() == manifest and not (run_dir / ".lock").exists()
