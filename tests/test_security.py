@@ -1,4 +1,6 @@
-"""The five security holes of issue 15, one section each; every test here failed before its fix.
+"""The five security holes of issue 15, one section each. Every test failed before its hole's fix, except the two
+that guard what already held and must keep holding (`test_allowed_fields_pass_where_they_occur_whole`,
+`test_pickle_base_model_is_refused`).
 
 1. The publishing gate scans a run against the inputs its own manifest records, not the data the current params name.
 2. Only exact manifest fields (run times, commit, params hash, input sha256s) are allowed, and only where they occur
@@ -282,12 +284,12 @@ def test_pickle_sft_adapter_is_refused(pickled_adapter):
     assert str(info.value) == f"{path}: no adapter_model.safetensors (pickle .bin adapters are refused)"
 
 
-def test_pickle_base_model_is_refused(tiny_base, tmp_path):
+def test_pickle_base_model_is_refused(tiny_base):
+    import torch
     from safetensors.torch import load_file
 
     from cancerllm import pipeline
     from cancerllm.errors import ModelError
-    import torch
 
     cfg, *_ = tiny_base
     base = pipeline.base_dir(cfg)
