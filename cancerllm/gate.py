@@ -5,7 +5,8 @@ executed notebooks before building, once on everything under `book/_build` after
 build with a `LeakError` that lists where (file, cell/output or line), what kind and how long — never the
 matched text — and the built HTML is deleted. `python -m cancerllm gate PARAMS` scans a run on demand.
 The notes scanned against are the run's own: loaded with the params its manifest records, from input files
-that still have the sha256s it records (`recorded_cohort`) — never the data the current params name.
+that still have the sha256s it records, which every stage's record must share (`recorded_cohort`) — never
+the data the current params name. (Stage records written before stages recorded their inputs are not checked.)
 
 What is scanned: every cell source and every text output of `notebooks/*.ipynb` (stream text, text/plain,
 text/html, text/markdown and any other text/* type, error name/value/traceback); under `book/_build` every
@@ -359,6 +360,10 @@ def recorded_cohort(run_dir: Path):
             why = ("is missing" if name not in now else "is not recorded" if name not in recorded
                    else "has changed since the run (sha256 differs)")
             raise RunDirError(f"{path}: input {name} {why}; the gate scans only against the inputs the run recorded")
+    for stage, rec in sorted((manifest.get("stages") or {}).items()):  # `run --only` on other data keeps old chapters
+        if isinstance(rec, dict) and "inputs" in rec and rec["inputs"] != recorded:
+            raise RunDirError(f"{path}: stage {stage} ran on other inputs than the run records now; re-run it "
+                              f"(`python -m cancerllm run PARAMS --force {stage}`) before gating the run")
     return load_cohort(cfg), manifest
 
 

@@ -165,7 +165,7 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
             staging = _staging(run_dir, stage, key, clean=stage in (force or []) or done.get("status") == "done")
             recomputed = recomputed or stage not in ANALYSIS_PARAMS
             _execute(pm, cfg, stage, staging, out_nb, manifest, progress)
-            manifest["stages"][stage]["key"] = key
+            manifest["stages"][stage].update(key=key, inputs=inputs)  # the gate checks each chapter's own inputs
             _promote(staging, run_dir / stage)
             write_json(run_dir / "manifest.json", manifest)
         manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

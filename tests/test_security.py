@@ -66,6 +66,30 @@ def test_gate_refuses_inputs_changed_since_the_run(real_cfg, notes_csv, capsys):
         "the gate scans only against the inputs the run recorded\n")
 
 
+def test_gate_refuses_chapters_run_on_other_inputs(real_cfg, other_notes, monkeypatch, capsys):
+    """Every stage ran on the reports; then `run --only 00_data_profiling` on another file rewrote the manifest's
+    params and inputs. The later chapters, still quoting a report, must not be scanned against the other file.
+    (Stages are executed by a stand-in that writes a notebook printing the sentence.)"""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    def execute(pm, cfg, stage, staging, out_nb, manifest, progress):
+        out = new_output("stream", name="stdout", text=f"Example: {LEAK}.\n")
+        nbformat.write(new_notebook(cells=[new_code_cell("print(example)", outputs=[out])]), out_nb)
+        manifest["stages"][stage] = {"status": "done", "seconds": 0.0, "resumed": False}
+
+    monkeypatch.setattr(runner, "_execute", execute)
+    params = str(_params(real_cfg))
+    assert main(["run", params]) == 0
+    assert main(["run", params, "--only", "00_data_profiling", "--set", f"custom_data_path={other_notes}"]) == 0
+    capsys.readouterr()
+    assert main(["gate", params]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {real_cfg.run_dir / 'manifest.json'}: stage 10_continued_pretraining ran on other inputs than the run "
+        "records now; re-run it (`python -m cancerllm run PARAMS --force 10_continued_pretraining`) before gating "
+        "the run\n")
+
+
 def test_gate_refuses_a_manifest_without_params(real_cfg, capsys):
     run_dir = _fake_run(real_cfg)
     man = json.loads((run_dir / "manifest.json").read_text())
