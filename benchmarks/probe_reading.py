@@ -30,6 +30,7 @@ ap.add_argument("--test-patients", type=int, default=40)
 ap.add_argument("--dx-repeat", type=int, default=1)
 ap.add_argument("--unlabelled", type=int, default=0)
 ap.add_argument("--cpt-corpus", default="cancer")
+ap.add_argument("--digits", type=int, default=1, help="1 = split numbers into digits (modeling.train_tokenizer)")
 ap.add_argument("--out", default="/tmp/probe/run")
 a = ap.parse_args()
 
@@ -42,7 +43,7 @@ cfg = make_config({"n_patients": a.patients, "sft_max_steps": a.steps, "sft_per_
 cohort = generate_cohort(a.patients, seed=cfg.seed, n_general_notes=a.patients + a.unlabelled, n_unlabelled=a.unlabelled)
 corpora = training.cpt_corpora(cohort, cfg.seed)
 tok = modeling.train_tokenizer(corpora["cancer"]["train"] + corpora["general"]["train"] + instructions.frame_texts(),
-                               cfg.vocab_size)
+                               cfg.vocab_size, split_digits=bool(a.digits))
 model = modeling.build_small_model(cfg, tok)
 t0 = time.time()
 if a.cpt_steps > 0:
@@ -81,5 +82,7 @@ for task in instructions.TASKS:
 mask = (test.task == "phenotype_extraction").to_numpy()
 for f in cohort.fields:
     idx = np.flatnonzero((test.field == f).to_numpy())
+    res[f"acc_{f}"] = round(100 * float(np.mean([[x.lower() for x in test.answers[i]] == [x.lower() for x in preds[i]]
+                                                 for i in idx])), 1)
     res[f"f_{f}"] = round(corpus_prf([list(test.answers[i]) for i in idx], [preds[i] for i in idx], "rouge_l_reference")["f1"], 1)
 print(json.dumps(res))

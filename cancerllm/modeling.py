@@ -20,10 +20,13 @@ SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
 
 
 
-def train_tokenizer(texts, vocab_size: int) -> PreTrainedTokenizerFast:
-    """Byte-level BPE trained on the given texts (deterministic for the same texts and vocab size)."""
+def train_tokenizer(texts, vocab_size: int, split_digits: bool = True) -> PreTrainedTokenizerFast:
+    """Byte-level BPE trained on the given texts (deterministic for the same texts and vocab size). Numbers are
+    split into single digits first (`split_digits`), as Mistral's and LLaMA's tokenizers do."""
     tok = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if split_digits else byte_level)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS.values()),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
