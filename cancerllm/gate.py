@@ -361,8 +361,12 @@ def recorded_cohort(run_dir: Path):
                    else "has changed since the run (sha256 differs)")
             raise RunDirError(f"{path}: input {name} {why}; the gate scans only against the inputs the run recorded")
     for stage, rec in sorted((manifest.get("stages") or {}).items()):  # `run --only` on other data keeps old chapters
-        if isinstance(rec, dict) and "inputs" in rec and rec["inputs"] != recorded:
-            raise RunDirError(f"{path}: stage {stage} ran on other inputs than the run records now; re-run it "
+        rec = rec if isinstance(rec, dict) else {}
+        stale = rec.get("status") != "done" and (Path(run_dir) / "notebooks" / f"{stage}.ipynb").is_file()
+        if stale or ("inputs" in rec and rec["inputs"] != recorded):
+            why = (f"is {rec.get('status')}, so its notebook is left from an earlier execution" if stale
+                   else "ran on other inputs than the run records now")
+            raise RunDirError(f"{path}: stage {stage} {why}; re-run it "
                               f"(`python -m cancerllm run PARAMS --force {stage}`) before gating the run")
     return load_cohort(cfg), manifest
 

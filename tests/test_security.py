@@ -90,6 +90,18 @@ def test_gate_refuses_chapters_run_on_other_inputs(real_cfg, other_notes, monkey
         "the run\n")
 
 
+def test_gate_refuses_a_chapter_left_by_a_failed_stage(real_cfg, capsys):
+    """A stage that failed on its last execution keeps the notebook of an earlier one, on inputs nobody recorded."""
+    run_dir = _fake_run(real_cfg)
+    man = json.loads((run_dir / "manifest.json").read_text())
+    man["stages"]["30_evaluation"] = {"status": "failed", "error": "ValueError"}
+    (run_dir / "manifest.json").write_text(json.dumps(man))
+    assert main(["gate", str(_params(real_cfg))]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {run_dir / 'manifest.json'}: stage 30_evaluation is failed, so its notebook is left from an earlier "
+        "execution; re-run it (`python -m cancerllm run PARAMS --force 30_evaluation`) before gating the run\n")
+
+
 def test_gate_refuses_a_manifest_without_params(real_cfg, capsys):
     run_dir = _fake_run(real_cfg)
     man = json.loads((run_dir / "manifest.json").read_text())
