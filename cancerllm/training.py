@@ -22,6 +22,7 @@ from datasets import Dataset
 
 from .data.schema import Cohort
 from .modeling import count_parameters, on_best_device
+from .safe_weights import check_checkpoint
 
 CPT_CORPORA = {"general_cpt": "general", "cancer_cpt": "cancer"}
 
@@ -244,6 +245,8 @@ def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
     trainer.add_callback(clock.cb)
     trainer.args.include_num_input_tokens_seen = "non_padding"  # token count for tokens/s and MFU
     resume = _last_checkpoint(out_dir)
+    if resume:  # the runner checks .staging/ before any stage; a notebook run on its own is checked here
+        check_checkpoint(Path(resume))
     with efficiency.measure() as measured:
         result = trainer.train(resume_from_checkpoint=resume)
     seconds = measured.seconds

@@ -357,3 +357,21 @@ def test_resume_from_a_pickle_checkpoint_is_refused(tmp_path, capsys, monkeypatc
     assert capsys.readouterr() == ("", f"error: {ckpt / weights}: pickle weights are refused (a checkpoint is resumed "
                                        f"from safetensors only); delete {ckpt} to train that model from the start\n")
     assert (run_dir / "manifest.json").read_text() == manifest and not (run_dir / ".lock").exists()
+
+
+def test_training_refuses_to_resume_from_a_pickle_checkpoint(tiny_base, tmp_path):
+    """A notebook run on its own (no runner, so no .staging check) resumes through training._train: a checkpoint
+    with pickle weights in its output folder is refused there before the Trainer can load it."""
+    import torch
+
+    from cancerllm import training
+    from cancerllm.errors import ModelError
+
+    cfg, corpora, model, tokenizer = tiny_base
+    ckpt = tmp_path / "cpt" / "checkpoint-5"
+    ckpt.mkdir(parents=True)
+    torch.save({"w": torch.zeros(2)}, ckpt / "pytorch_model.bin")
+    (ckpt / "trainer_state.json").write_text("{}")
+    with pytest.raises(ModelError) as info:
+        training.run_cpt(cfg, model, tokenizer, corpora["cancer"]["train"], tmp_path / "cpt")
+    assert str(info.value).startswith(f"{ckpt / 'pytorch_model.bin'}: pickle weights are refused")
