@@ -14,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,8 +166,20 @@ _POSITIVE = {
     "sft_lora_r", "sft_lora_alpha", "max_new_tokens", "eval_batch_size", "bootstrap_samples",
     "initializer_range", "cpt_learning_rate", "sft_learning_rate", "cpt_num_train_epochs",
     "sft_num_train_epochs", "efficiency_steps", "retrieval_k", "sft_negatives", "sft_diagnosis_repeat",
+    "sft_max_grad_norm",
 }
 _NON_NEGATIVE = {"n_unlabelled_patients", "n_general_notes"}
+#: rates, ratios and probabilities: in [0, 1)
+_UNIT = {"ocr_noise_rate", "cpt_warmup_ratio", "sft_warmup_ratio", "cpt_weight_decay", "lora_dropout",
+         "sft_lora_dropout"}
+#: -1 = no cap, else > 0
+_CAPS = {"cpt_max_steps", "sft_max_steps", "max_sft_examples", "max_eval_instances", "robustness_max_instances",
+         "retrieval_max_instances"}
+#: numpy's legacy seeding (which transformers.set_seed calls) takes 0 <= seed < 2**32
+SEED_MAX = 2**32 - 1
+#: one directory name that is safe in a path and in a one-line message; the run directory holds deeper paths
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+RUN_NAME_MAX = 100
 _CHOICES = {
     "data_source": DATA_SOURCES,
     "sft_adapter": ["new", "continue", "full"],
@@ -204,25 +218,38 @@ def make_config(params: dict, source: str = "<params>") -> Config:
         raise ParamsError(f"{source}: unknown key '{unknown[0]}' (valid keys are listed in params/demo.yaml)")
     values = {k: _check_type(k, v, source) for k, v in params.items()}
     cfg = Config(**values)
-    for key in _POSITIVE:
+    for key, want in _TYPES.items():  # NaN slips past every comparison below (nan <= 0 is False)
+        if want is float and not math.isfinite(getattr(cfg, key)):
+            raise ParamsError(f"{source}: key '{key}' must be a finite number, got {getattr(cfg, key)!r}")
+    for key in sorted(_POSITIVE):
         if getattr(cfg, key) <= 0:
             raise ParamsError(f"{source}: key '{key}' must be > 0, got {getattr(cfg, key)!r}")
-    for key in _NON_NEGATIVE:
+    for key in sorted(_NON_NEGATIVE):
         if getattr(cfg, key) < 0:
             raise ParamsError(f"{source}: key '{key}' must be >= 0, got {getattr(cfg, key)!r}")
+    for key in sorted(_UNIT):
+        if not 0 <= getattr(cfg, key) < 1:
+            raise ParamsError(f"{source}: key '{key}' must be in [0, 1), got {getattr(cfg, key)!r}")
+    for key in sorted(_CAPS):
+        if getattr(cfg, key) == 0 or getattr(cfg, key) < -1:
+            raise ParamsError(f"{source}: key '{key}' must be -1 (no cap) or > 0, got {getattr(cfg, key)!r}")
+    if not 0 <= cfg.seed <= SEED_MAX:
+        raise ParamsError(f"{source}: key 'seed' must be in [0, {SEED_MAX}], got {cfg.seed!r}")
     for key, choices in _CHOICES.items():
         if getattr(cfg, key) not in choices:
             raise ParamsError(f"{source}: key '{key}' must be one of {choices}, got {getattr(cfg, key)!r}")
-    if not cfg.run_name or "/" in cfg.run_name or "\\" in cfg.run_name or cfg.run_name.startswith("."):
-        raise ParamsError(f"{source}: key 'run_name' must be a plain directory name, got {cfg.run_name!r}")
+    if not RUN_NAME.fullmatch(cfg.run_name):
+        raise ParamsError(f"{source}: key 'run_name' must be a plain directory name (letters, digits and . _ + -, "
+                          f"not starting with . _ + -), got {cfg.run_name!r}")
+    if len(cfg.run_name) > RUN_NAME_MAX:
+        raise ParamsError(f"{source}: key 'run_name' must be at most {RUN_NAME_MAX} characters, "
+                          f"got {len(cfg.run_name)}")
     fr = cfg.split_fractions
     if len(fr) != 3 or not all(isinstance(x, (int, float)) and x >= 0 for x in fr) or abs(sum(fr) - 1) > 1e-6:
         raise ParamsError(f"{source}: key 'split_fractions' must be three non-negative numbers summing to 1, got {fr!r}")
     bad = [m for m in cfg.ablation_models if m not in _ABLATION]
     if bad or not cfg.ablation_models:
         raise ParamsError(f"{source}: key 'ablation_models' must be a non-empty subset of {_ABLATION}, got {cfg.ablation_models!r}")
-    if not 0 <= cfg.ocr_noise_rate < 1:
-        raise ParamsError(f"{source}: key 'ocr_noise_rate' must be in [0, 1), got {cfg.ocr_noise_rate!r}")
     if cfg.hidden_size % cfg.num_attention_heads or cfg.num_attention_heads % cfg.num_key_value_heads:
         raise ParamsError(f"{source}: key 'num_attention_heads' must divide hidden_size and be a multiple of num_key_value_heads")
     if cfg.save_steps % cfg.eval_steps:  # best-checkpoint selection needs every save to have a dev loss
@@ -244,11 +271,33 @@ def make_config(params: dict, source: str = "<params>") -> Config:
     if bad:
         raise ParamsError(f"{source}: key 'efficiency_hidden_sizes' must be multiples of num_attention_heads "
                           f"({cfg.num_attention_heads}), got {bad[0]!r}")
-    for key in ("cpt_max_steps", "sft_max_steps", "max_sft_examples", "max_eval_instances",
-                "robustness_max_instances", "retrieval_max_instances"):
-        if getattr(cfg, key) == 0 or getattr(cfg, key) < -1:
-            raise ParamsError(f"{source}: key '{key}' must be -1 (no cap) or > 0, got {getattr(cfg, key)!r}")
     return cfg
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml(text: str, where: str):
+    """Parse YAML with unique keys; a parse error is one ParamsError naming `where` and the problem."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.constructor.ConstructorError as exc:
+        if exc.problem and exc.problem.startswith("duplicate key"):
+            raise ParamsError(f"{where}: {exc.problem}; each key may appear once") from None
+        raise ParamsError(f"{where}: not valid YAML ({exc.__class__.__name__})") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{where}: not valid YAML ({exc.__class__.__name__})") from None
 
 
 def parse_override(item: str) -> tuple[str, object]:
@@ -256,24 +305,48 @@ def parse_override(item: str) -> tuple[str, object]:
     if "=" not in item:
         raise ParamsError(f"--set {item}: expected key=value")
     key, raw = item.split("=", 1)
-    return key.strip(), yaml.safe_load(raw)
+    return key.strip(), _yaml(raw, f"--set {item}")
+
+
+def check_run_paths(cfg: Config, source: str) -> None:
+    """The run directory can be made where the params put it: every existing part of runs_root/run_name is a
+    directory and the nearest existing one is writable. Checked before any stage starts (a runs_root that is a
+    file used to pass validate and end in a traceback at run)."""
+    root = cfg.run_dir.parent
+    too_long = [part for part in root.parts if len(os.fsencode(part)) > 255]
+    if too_long:
+        raise ParamsError(f"{source}: key 'runs_root' has a path component longer than 255 bytes "
+                          f"({len(os.fsencode(too_long[0]))} bytes)")
+    for path, key in ((cfg.run_dir, "run_name"), *((p, "runs_root") for p in (root, *root.parents))):
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                raise ParamsError(f"{source}: key '{key}': {path} is a file, not a directory")
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise ParamsError(f"{source}: key '{key}': {path} is not writable")
+            return
 
 
 def load_params(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read a params YAML, apply `--set key=value` overrides, validate. Used by the CLI and runner."""
+    """Read a params YAML, apply `--set key=value` overrides, validate (also that the run directory can be
+    made: `check_run_paths`). Used by the CLI and runner."""
     path = Path(path)
+    if path.is_dir():
+        raise ParamsError(f"{path}: is a directory, not a params file")
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
     try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise ParamsError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    params = _yaml(text, str(path)) or {}
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping of key: value at the top level")
     for item in overrides or []:
         key, value = parse_override(item)
         params[key] = value
-    return make_config(params, source=str(path))
+    cfg = make_config(params, source=str(path))
+    check_run_paths(cfg, str(path))
+    return cfg
 
 
 def config_from_notebook(namespace: dict) -> Config:

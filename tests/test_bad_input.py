@@ -37,9 +37,11 @@ def _rows(**changes):
 
 
 def _params(tmp_path: Path, extra: str = "") -> Path:
+    """tmp_path/p.yaml: a small synthetic run under tmp_path/runs; `extra` lines add keys or replace these."""
+    base = {"run_name": "bad", "runs_root": tmp_path / "runs", "n_patients": 12, "n_general_notes": 6}
+    replaced = {line.split(":", 1)[0] for line in extra.splitlines()}
     path = tmp_path / "p.yaml"
-    path.write_text(f"run_name: bad\nruns_root: {tmp_path / 'runs'}\nn_patients: 12\nn_general_notes: 6\n{extra}",
-                    encoding="utf-8")
+    path.write_text("".join(f"{k}: {v}\n" for k, v in base.items() if k not in replaced) + extra, encoding="utf-8")
     return path
 
 
@@ -47,14 +49,20 @@ def _custom(tmp_path: Path, data: Path) -> Path:
     return _params(tmp_path, f"data_source: custom\ncustom_data_path: {data}\n")
 
 
-def _refused(capsys, params: Path, message: str, overrides=()) -> None:
-    """`validate` and `run` both: exit 2, exactly `error: <message>` on stderr, nothing written."""
+def _tree(root: Path) -> set:
+    return {p.relative_to(root) for p in root.rglob("*")}
+
+
+def _refused(capsys, params: Path, message: str, overrides=(), commands=("validate", "run")) -> None:
+    """`validate` and `run` (or `commands`): exit 2, exactly `error: <message>` on stderr, nothing written."""
     sets = [a for o in overrides for a in ("--set", o)]
-    for command in ("validate", "run"):
+    before = _tree(params.parent)
+    for command in commands:
         assert main([command, str(params), *sets]) == 2, command
         out, err = capsys.readouterr()
         assert (out, err) == ("", f"error: {message}\n"), command
     assert not (params.parent / "runs").exists(), "a refused input must not create a run directory"
+    assert _tree(params.parent) == before, "a refused input must not write anything"
 
 
 # ----------------------------------------------------------------------------- data files
@@ -151,6 +159,80 @@ def test_negative_size(tmp_path, capsys):
 def test_negative_step_cap(tmp_path, capsys):
     path = _params(tmp_path, "cpt_max_steps: -5\n")
     _refused(capsys, path, f"{path}: key 'cpt_max_steps' must be -1 (no cap) or > 0, got -5")
+
+
+@pytest.mark.parametrize("line,message", [
+    ("sft_learning_rate: .inf", "key 'sft_learning_rate' must be a finite number, got inf"),
+    ("initializer_range: nan", "key 'initializer_range' must be a finite number, got nan"),
+    ("cpt_num_train_epochs: -.inf", "key 'cpt_num_train_epochs' must be a finite number, got -inf"),
+    ("lora_dropout: 1.0", "key 'lora_dropout' must be in [0, 1), got 1.0"),
+    ("sft_warmup_ratio: -0.1", "key 'sft_warmup_ratio' must be in [0, 1), got -0.1"),
+    ("cpt_weight_decay: 1.5", "key 'cpt_weight_decay' must be in [0, 1), got 1.5"),
+    ("sft_max_grad_norm: 0", "key 'sft_max_grad_norm' must be > 0, got 0.0"),
+    ("seed: -1", "key 'seed' must be in [0, 4294967295], got -1"),
+    ("seed: 4294967296", "key 'seed' must be in [0, 4294967295], got 4294967296"),
+    ("run_name: my run", "key 'run_name' must be a plain directory name (letters, digits and . _ + -, "
+                         "not starting with . _ + -), got 'my run'"),
+    ("run_name: " + "r" * 300, "key 'run_name' must be at most 100 characters, got 300"),
+], ids=["inf", "nan-string", "minus-inf", "dropout-1", "negative-warmup", "decay-1.5", "zero-grad-norm",
+        "negative-seed", "seed-2**32", "run-name-space", "run-name-300"])
+def test_value_out_of_range(tmp_path, capsys, line, message):
+    path = _params(tmp_path, line + "\n")
+    _refused(capsys, path, f"{path}: {message}")
+
+
+def test_nan_from_command_line(tmp_path, capsys):
+    path = _params(tmp_path)
+    _refused(capsys, path, f"{path}: key 'cpt_learning_rate' must be a finite number, got nan",
+             overrides=["cpt_learning_rate=.nan"])
+
+
+def test_duplicate_yaml_key(tmp_path, capsys):
+    path = _params(tmp_path, "seed: 1\nseed: 2\n")
+    _refused(capsys, path, f"{path}: duplicate key 'seed' (line 6); each key may appear once")
+
+
+def test_override_not_yaml(tmp_path, capsys):
+    _refused(capsys, _params(tmp_path), "--set run_name=[: not valid YAML (ParserError)", overrides=["run_name=["])
+
+
+def test_params_path_is_a_directory(tmp_path, capsys):
+    assert main(["validate", str(tmp_path)]) == 2
+    assert capsys.readouterr() == ("", f"error: {tmp_path}: is a directory, not a params file\n")
+
+
+def test_runs_root_is_a_file(tmp_path, capsys):
+    (tmp_path / "runs").write_text("")
+    path = _params(tmp_path)
+    before = _tree(tmp_path)
+    for command in ("validate", "run", "gate", "book"):
+        assert main([command, str(path)]) == 2
+        assert capsys.readouterr() == ("", f"error: {path}: key 'runs_root': {tmp_path / 'runs'} is a file, "
+                                           f"not a directory\n"), command
+    assert _tree(tmp_path) == before
+
+
+def test_runs_root_below_a_file(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    path = _params(tmp_path, f"runs_root: {tmp_path / 'afile' / 'runs'}\n")
+    _refused(capsys, path, f"{path}: key 'runs_root': {tmp_path / 'afile'} is a file, not a directory")
+
+
+def test_run_directory_is_a_file(tmp_path, capsys):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "bad").write_text("")
+    path = _params(tmp_path)
+    before = _tree(tmp_path)
+    for command in ("validate", "run", "gate", "book"):
+        assert main([command, str(path)]) == 2
+        assert capsys.readouterr() == ("", f"error: {path}: key 'run_name': {tmp_path / 'runs' / 'bad'} is a file, "
+                                           f"not a directory\n"), command
+    assert _tree(tmp_path) == before
+
+
+def test_runs_root_component_too_long(tmp_path, capsys):
+    path = _params(tmp_path, f"runs_root: {tmp_path / ('d' * 300)}\n")
+    _refused(capsys, path, f"{path}: key 'runs_root' has a path component longer than 255 bytes (300 bytes)")
 
 
 # ----------------------------------------------------------------------------- models
