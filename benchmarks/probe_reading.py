@@ -31,6 +31,7 @@ ap.add_argument("--dx-repeat", type=int, default=1)
 ap.add_argument("--unlabelled", type=int, default=0)
 ap.add_argument("--cpt-corpus", default="cancer")
 ap.add_argument("--digits", type=int, default=1, help="1 = split numbers into digits (modeling.train_tokenizer)")
+ap.add_argument("--cf-max", type=int, default=96, help="counterfactual instances scored (0 = none)")
 ap.add_argument("--out", default="/tmp/probe/run")
 a = ap.parse_args()
 
@@ -85,4 +86,18 @@ for f in cohort.fields:
     res[f"acc_{f}"] = round(100 * float(np.mean([[x.lower() for x in test.answers[i]] == [x.lower() for x in preds[i]]
                                                  for i in idx])), 1)
     res[f"f_{f}"] = round(corpus_prf([list(test.answers[i]) for i in idx], [preds[i] for i in idx], "rouge_l_reference")["f1"], 1)
+# counterfactual evidence-following (chapter 40's testbed, every editable test row up to --cf-max)
+from cancerllm import robustness
+from cancerllm.robustness.scoring import _same
+
+cf, _ = robustness.counterfactual_set(test, a.cf_max, cfg.seed)
+if len(cf):
+    cf = cf.reset_index(drop=True)
+    _, cfp = inference.predict(model, tok, cf, 24, 64)
+    res["cf_n"] = len(cf)
+    res["cf_evidence"] = round(100 * float(np.mean([_same(g, p) for g, p in zip(cf.answers, cfp)])), 1)
+    res["cf_prior"] = round(100 * float(np.mean([_same(g, p) for g, p in zip(cf.original_answers, cfp)])), 1)
+    for f in sorted(set(cf.field)):
+        idx = np.flatnonzero((cf.field == f).to_numpy())
+        res[f"cf_{f}"] = round(100 * float(np.mean([_same(cf.answers[i], cfp[i]) for i in idx])), 1)
 print(json.dumps(res))
