@@ -80,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             check_causal_lm_dir(Path(cfg.base_model))
         if args.command == "validate":
             from .data import load_cohort
+            from .data.schema import SPLITS
 
-            cohort = load_cohort(cfg)
+            cohort = load_cohort(cfg, splits=SPLITS)  # the same checks as `run` makes before any stage
             print(f"ok: {args.params} — {cohort.name} ({'real' if cohort.is_real else 'synthetic'}), "
                   f"{cohort.labels['patient_id'].nunique()} patients, {len(cohort.notes)} notes")
             return 0

@@ -133,12 +133,13 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
     import papermill as pm
 
     from .data import load_cohort
+    from .data.schema import SPLITS
 
     stages = available_stages()
     unknown = [s for s in (only or []) + (force or []) if s not in stages]
     if unknown:
         raise ValueError(f"unknown stage '{unknown[0]}'; stages are {stages}")
-    cohort = load_cohort(cfg)  # data errors surface here, before any kernel starts or directory exists
+    cohort = load_cohort(cfg, splits=SPLITS)  # data errors surface here, before any kernel starts or directory exists
     run_dir = cfg.run_dir
     manifest = open_run_dir(run_dir)
     check_staged_checkpoints(run_dir)  # a resumed trainer must not read pickle weights (cancerllm/safe_weights.py)

@@ -124,6 +124,74 @@ def test_unknown_note_type(tmp_path, capsys, write_notes):
     _refused(capsys, _custom(tmp_path, data), f"{data}: row 2: note_type 'discharge' is not one of {NOTE_TYPES}")
 
 
+def test_header_only_csv(tmp_path, capsys):
+    data = tmp_path / "header.csv"
+    data.write_text("patient_id,note_id,note_type,text\n", encoding="utf-8")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: no data rows (only a header)")
+
+
+def test_empty_jsonl(tmp_path, capsys):
+    data = tmp_path / "empty.jsonl"
+    data.write_text("", encoding="utf-8")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: missing required column 'patient_id'")
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"text_2": 5}, "row 2: text must be a string, got int 5"),
+    ({"text_3": ["Lung", "nodule"]}, "row 3: text must be a string, got list ['Lung', 'nodule']"),
+    ({"t_stage_1": 2, "t_stage_2": 2, "t_stage_3": 1, "t_stage_4": 3}, "row 1: t_stage must be a string, got int 2"),
+    ({"note_type_4": {"kind": "clinical_note"}}, "row 4: note_type must be a string, got dict {'kind': 'clinical_note'}"),
+    ({"note_id_2": ""}, "row 2: empty note_id"),
+    ({"patient_id_3": None}, "row 3: empty patient_id"),
+    ({"patient_id_2": 1.5}, "row 2: patient_id must be text or an integer, got float 1.5"),
+    ({"patient_id_1": True}, "row 1: patient_id must be text or an integer, got bool True"),
+], ids=["int-text", "list-text", "int-label", "dict-note-type", "empty-note-id", "null-patient-id",
+        "float-patient-id", "bool-patient-id"])
+def test_jsonl_cell_types(tmp_path, capsys, write_notes, changes, message):
+    data = write_notes(_rows(**changes), "cells.jsonl")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: {message}")
+
+
+def test_empty_patient_id_in_csv(tmp_path, capsys, write_notes):
+    data = write_notes(_rows(patient_id_2=""), "noid.csv")  # used to become the patient 'nan'
+    _refused(capsys, _custom(tmp_path, data), f"{data}: row 2: empty patient_id")
+
+
+def test_patient_id_with_surrounding_whitespace(tmp_path, capsys, write_notes):
+    data = write_notes(_rows(patient_id_2=" P1"), "space.csv")  # used to be a second patient beside 'P1'
+    _refused(capsys, _custom(tmp_path, data), f"{data}: row 2: patient_id ' P1' has leading or trailing whitespace")
+
+
+def test_note_id_with_surrounding_whitespace(tmp_path, capsys, write_notes):
+    data = write_notes(_rows(note_id_3="N2\t"), "tab.csv")  # 'N2' and 'N2\t' were two notes
+    _refused(capsys, _custom(tmp_path, data), f"{data}: row 3: note_id 'N2\\t' has leading or trailing whitespace")
+
+
+@pytest.mark.parametrize("column,value", [
+    ("grade", "grade 9"), ("tumor_size", "large"), ("biomarker_status", "ER+"), ("diagnosis", "12345"),
+    ("cancer_type", "breast\ncancer"), ("histologic_type", " adenocarcinoma"), ("tumor_site", "x" * 201),
+], ids=["grade", "tumor-size", "biomarker", "diagnosis-no-letter", "cancer-type-two-lines",
+        "histology-leading-space", "site-too-long"])
+def test_label_outside_field_vocabulary(tmp_path, capsys, write_notes, column, value):
+    data = write_notes(_rows(**{f"{column}_3": value}), "vocab.csv")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: patient 'P2': {column} label {value!r} is outside the "
+                                              f"allowed set")
+
+
+def test_custom_split_without_a_patient(tmp_path, capsys, write_notes):
+    rows = [{**r, "split": s} for r, s in zip(ROWS, ["train", "train", "test", "test"])]
+    data = write_notes(rows, "nodev.csv")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: no patient in the dev split (train 1, dev 0, test 2 "
+                                              f"patients); a run needs at least one patient in each of "
+                                              f"['train', 'dev', 'test']")
+
+
+def test_synthetic_split_without_a_patient(tmp_path, capsys):
+    path = _params(tmp_path, "split_fractions: [0.8, 0.0, 0.2]\n")
+    _refused(capsys, path, "synthetic cohort: no patient in the dev split (train 10, dev 0, test 2 patients); a run "
+                           "needs at least one patient in each of ['train', 'dev', 'test']")
+
+
 # ----------------------------------------------------------------------------- params
 def test_missing_params_file(tmp_path, capsys):
     path = tmp_path / "absent.yaml"
@@ -233,6 +301,18 @@ def test_run_directory_is_a_file(tmp_path, capsys):
 def test_runs_root_component_too_long(tmp_path, capsys):
     path = _params(tmp_path, f"runs_root: {tmp_path / ('d' * 300)}\n")
     _refused(capsys, path, f"{path}: key 'runs_root' has a path component longer than 255 bytes (300 bytes)")
+
+
+def test_runs_root_not_writable(tmp_path, capsys, monkeypatch):
+    import os
+
+    (tmp_path / "runs").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != tmp_path / "runs" and real_access(p, mode))
+    path = _params(tmp_path)
+    assert main(["validate", str(path)]) == 2 and main(["run", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}: key 'runs_root': {tmp_path / 'runs'} is not writable\n" * 2
+    assert _tree(tmp_path) == {Path("runs"), Path("p.yaml")}
 
 
 # ----------------------------------------------------------------------------- models

@@ -9,6 +9,7 @@ Used in notebooks/00_data_profiling.ipynb and by every later stage through `load
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from pathlib import Path
 
@@ -24,11 +25,20 @@ TCGA_HINT = (
 )
 TCGA_FIELDS = ["histologic_type", "grade", "t_stage", "n_stage", "m_stage"]
 REQUIRED_COLUMNS = ["patient_id", "note_id", "note_type", "text"]
-#: allowed gold values for the staging fields (before "not mentioned"); anything else is a label error
+#: one line of at most 200 characters with a letter in it and no surrounding whitespace: the free-text fields
+_LABEL_TEXT = re.compile(r"(?=[^\n\r\t]*[A-Za-z])\S(?:[^\n\r\t]{0,198}\S)?")
+_MARKER = r"[A-Za-z0-9][A-Za-z0-9/.-]* (?:positive|negative|equivocal|\d+(?:\.\d+)? ?(?:%|ng/mL))"
+#: allowed gold values per field (besides "not mentioned"), whole-value matches; anything else is a label error.
+#: The closed forms are those of the synthetic cohort and TCGA-Reports; map other spellings before loading.
 ALLOWED = {
-    "t_stage": re.compile(r"^(T[0-4][a-d]?\d?|TX|Tis|T0)$"),
-    "n_stage": re.compile(r"^(N[0-3][a-c]?|NX)$"),
-    "m_stage": re.compile(r"^(M[01][a-d]?|MX)$"),
+    "t_stage": re.compile(r"T[0-4][a-d]?\d?|TX|Tis|T0"),
+    "n_stage": re.compile(r"N[0-3][a-c]?|NX"),
+    "m_stage": re.compile(r"M[01][a-d]?|MX"),
+    "grade": re.compile(r"(?i:G[1-4X]|grade [1-5]|(?:low|intermediate|high) grade"
+                        r"|(?:well|moderately|poorly) differentiated|undifferentiated)"),
+    "tumor_size": re.compile(r"\d+(?:\.\d+)?(?: ?x ?\d+(?:\.\d+)?){0,2} ?(?:mm|cm)"),
+    "biomarker_status": re.compile(f"{_MARKER}(?:, {_MARKER})*"),
+    "tumor_site": _LABEL_TEXT, "histologic_type": _LABEL_TEXT, "diagnosis": _LABEL_TEXT, "cancer_type": _LABEL_TEXT,
 }
 ONCOLOGY_SPECIALTY = "Hematology - Oncology"
 
@@ -102,12 +112,48 @@ def check_cohort(cohort: Cohort, source: str) -> Cohort:
         if fld not in labels.columns:
             continue
         vals = labels[fld]
-        bad = vals.notna() & (vals != NOT_MENTIONED) & ~vals.astype(str).str.match(pattern)
+        bad = vals.notna() & (vals != NOT_MENTIONED) & ~vals.astype(str).str.fullmatch(pattern)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{source}: patient '{labels['patient_id'].iloc[i]}': {fld} label '{vals.iloc[i]}' "
+            raise DataError(f"{source}: patient {labels['patient_id'].iloc[i]!r}: {fld} label {vals.iloc[i]!r} "
                             f"is outside the allowed set")
     return cohort
+
+
+def check_splits(cohort: Cohort, source: str, needed=SPLITS) -> Cohort:
+    """At least one patient in each split a run needs (train to tune, dev to pick checkpoints, test to score):
+    an empty split used to pass validate and fail inside a stage."""
+    counts = cohort.labels["split"].value_counts()
+    empty = [s for s in needed if not counts.get(s, 0)]
+    if empty:
+        have = ", ".join(f"{s} {int(counts.get(s, 0))}" for s in SPLITS)
+        raise DataError(f"{source}: no patient in the {empty[0]} split ({have} patients); a run needs at least "
+                        f"one patient in each of {list(needed)}")
+    return cohort
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def check_cells(df: pd.DataFrame, path: Path) -> None:
+    """Row by row, before anything is grouped or cast: ids are non-empty text or integers without surrounding
+    whitespace (astype(str) made a missing id the patient 'nan', and ' P1' a second patient beside 'P1'); every
+    other column holds text or nothing (JSONL and Parquet can carry numbers, lists or objects)."""
+    ids = [c for c in ("patient_id", "note_id") if c in df.columns]
+    texts = [c for c in df.columns if c not in ids and c in ("note_type", "text", *LABEL_COLUMNS)]
+    for row, record in enumerate(df[ids + texts].itertuples(index=False, name=None), 1):
+        for col, value in zip(ids + texts, record):
+            if col in ids:
+                if _missing(value) or (isinstance(value, str) and not value.strip()):
+                    raise DataError(f"{path}: row {row}: empty {col}")
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, np.integer)):
+                    raise DataError(f"{path}: row {row}: {col} must be text or an integer, "
+                                    f"got {type(value).__name__} {value!r}")
+                if isinstance(value, str) and value != value.strip():
+                    raise DataError(f"{path}: row {row}: {col} {value!r} has leading or trailing whitespace")
+            elif not (_missing(value) or isinstance(value, str)):
+                raise DataError(f"{path}: row {row}: {col} must be a string, got {type(value).__name__} {value!r}")
 
 
 def load_tcga(data_dir: Path) -> Cohort:
@@ -169,6 +215,9 @@ def load_custom(path: Path, fractions, seed: int) -> Cohort:
     for col in REQUIRED_COLUMNS:
         if col not in df.columns:
             raise DataError(f"{path}: missing required column '{col}'")
+    if df.empty:
+        raise DataError(f"{path}: no data rows (only a header)")
+    check_cells(df, path)
     df = df.astype({c: str for c in ["patient_id", "note_id"]})
     bad_type = ~df["note_type"].isin(NOTE_TYPES)
     if bad_type.any():
@@ -194,17 +243,21 @@ def load_custom(path: Path, fractions, seed: int) -> Cohort:
     return check_cohort(cohort, str(path))
 
 
-def load_cohort(cfg) -> Cohort:
-    """The one entry point: the cohort named by `cfg.data_source`. Used by every notebook."""
+def load_cohort(cfg, splits=()) -> Cohort:
+    """The one entry point: the cohort named by `cfg.data_source`. Used by every notebook. `splits`: those the
+    caller needs a patient in (`validate` and `run`: all three, see `check_splits`)."""
     if cfg.data_source == "synthetic":
         from .synthetic import generate_cohort
 
         cohort = generate_cohort(cfg.n_patients, seed=cfg.seed, ocr_noise_rate=cfg.ocr_noise_rate,
                                  n_general_notes=cfg.n_general_notes, split_fractions=tuple(cfg.split_fractions),
                                  n_unlabelled=cfg.n_unlabelled_patients)
-        return check_cohort(cohort, "synthetic cohort")
-    if cfg.data_source == "tcga":
-        return load_tcga(cfg.data_dir)
-    if not cfg.custom_data_path:
-        raise DataError("params: key 'custom_data_path' is empty but data_source is 'custom'")
-    return load_custom(cfg.custom_path, cfg.split_fractions, cfg.seed)
+        source = "synthetic cohort"
+        cohort = check_cohort(cohort, source)
+    elif cfg.data_source == "tcga":
+        source, cohort = str(Path(cfg.data_dir) / "tcga-reports" / "reports_labeled_dev.csv"), load_tcga(cfg.data_dir)
+    else:
+        if not cfg.custom_data_path:
+            raise DataError("params: key 'custom_data_path' is empty but data_source is 'custom'")
+        source, cohort = str(cfg.custom_path), load_custom(cfg.custom_path, cfg.split_fractions, cfg.seed)
+    return check_splits(cohort, source, splits) if splits else cohort
