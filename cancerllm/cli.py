@@ -74,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("validate", "run") and not cfg.uses_small_model:
             from pathlib import Path
 
-            from .modeling import check_causal_lm_dir  # imports torch: paid only when a local model is named
+            from .model_check import check_model_dir
 
             # before any kernel starts or directory exists; a dry run too (a hub id is no local directory)
-            check_causal_lm_dir(Path(cfg.base_model))
+            check_model_dir(Path(cfg.base_model))
         if args.command == "validate":
             from .data import load_cohort
             from .data.schema import SPLITS

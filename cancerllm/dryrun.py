@@ -9,7 +9,8 @@ from pathlib import Path
 
 import torch
 
-from .modeling import check_causal_lm_dir, model_shape_config
+from .model_check import check_model_dir
+from .modeling import model_shape_config
 
 
 def dry_run_report(cfg) -> dict:
@@ -21,7 +22,7 @@ def dry_run_report(cfg) -> dict:
     from .training import lora_config
 
     if not cfg.uses_small_model:  # a local directory, never a hub id (transformers would resolve one from its cache)
-        check_causal_lm_dir(Path(cfg.base_model))
+        check_model_dir(Path(cfg.base_model))
     shape = model_shape_config(cfg)
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(shape)

@@ -341,6 +341,91 @@ def test_model_with_pickle_weights_only(tmp_path, capsys):
              f"{model_dir}: no .safetensors weights (pickle .bin weights are refused)")
 
 
+def _model_dir(tmp_path: Path, config: dict | None = None, weights: bytes | None = None, tokenizer=True) -> Path:
+    """A directory that passes the model check (config, safetensors weights, tokenizer); one part then broken."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    config = {"architectures": ["MistralForCausalLM"], "model_type": "mistral"} if config is None else config
+    (model_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    if weights is None:
+        save_file({"w": np.zeros(2, dtype=np.float32)}, str(model_dir / "model.safetensors"))
+    else:
+        (model_dir / "model.safetensors").write_bytes(weights)
+    if tokenizer:
+        (model_dir / "tokenizer.json").write_text("{}", encoding="utf-8")
+    return model_dir
+
+
+def _model_refused(capsys, tmp_path: Path, model_dir: Path, message: str) -> None:
+    """`validate`, `run` and `run` with dry_run: the same line, exit 2, nothing written."""
+    path = _params(tmp_path, f"base_model: {model_dir}\n")
+    _refused(capsys, path, message)
+    _refused(capsys, path, message, overrides=["dry_run=true"], commands=("run",))
+
+
+def test_model_check_passes_a_good_directory(tmp_path, capsys):
+    path = _params(tmp_path, f"base_model: {_model_dir(tmp_path)}\n")
+    assert main(["validate", str(path)]) == 0  # the cases below each break one part of this directory
+    assert capsys.readouterr().out.startswith(f"ok: {path}")
+
+
+def test_model_path_is_a_file(tmp_path, capsys):
+    model_file = tmp_path / "model.safetensors"
+    model_file.write_bytes(b"")
+    _model_refused(capsys, tmp_path, model_file,
+                   f"{model_file}: is a file; base_model must be 'small' or a local causal LM directory")
+
+
+@pytest.mark.parametrize("config,message", [
+    ("{architectures: [", "not valid JSON (Expecting property name enclosed in double quotes, line 1 column 2)"),
+    ('["MistralForCausalLM"]', "expected a JSON object, got list"),
+], ids=["broken-json", "json-list"])
+def test_model_config_unreadable(tmp_path, capsys, config, message):
+    model_dir = _model_dir(tmp_path)
+    (model_dir / "config.json").write_text(config, encoding="utf-8")
+    _model_refused(capsys, tmp_path, model_dir, f"{model_dir / 'config.json'}: {message}")
+
+
+def test_model_asks_for_custom_code(tmp_path, capsys):
+    model_dir = _model_dir(tmp_path, {"architectures": ["MistralForCausalLM"], "model_type": "mistral",
+                                      "auto_map": {"AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"}})
+    _model_refused(capsys, tmp_path, model_dir, f"{model_dir / 'config.json'}: asks for custom code (auto_map); "
+                                                "trust_remote_code is never enabled, use a model that transformers "
+                                                "supports natively")
+
+
+def test_model_type_unknown_to_transformers(tmp_path, capsys):
+    model_dir = _model_dir(tmp_path, {"architectures": ["EvilForCausalLM"], "model_type": "evil_llm"})
+    _model_refused(capsys, tmp_path, model_dir, f"{model_dir / 'config.json'}: model_type 'evil_llm' is not one "
+                                                "transformers knows (custom code is never run)")
+
+
+def test_model_architectures_not_a_list(tmp_path, capsys):
+    model_dir = _model_dir(tmp_path, {"architectures": "MistralForCausalLM", "model_type": "mistral"})
+    _model_refused(capsys, tmp_path, model_dir,
+                   f"{model_dir}: config.json architectures MistralForCausalLM is not a causal LM (…ForCausalLM)")
+
+
+def test_model_weights_unreadable(tmp_path, capsys):
+    model_dir = _model_dir(tmp_path, weights=b"\x00" * 4)  # a truncated download
+    _model_refused(capsys, tmp_path, model_dir, f"{model_dir / 'model.safetensors'}: not a readable safetensors "
+                                                "file (Error while deserializing header: header too small)")
+
+
+def test_model_without_tokenizer(tmp_path, capsys):
+    model_dir = _model_dir(tmp_path, tokenizer=False)
+    _model_refused(capsys, tmp_path, model_dir, f"{model_dir}: no tokenizer (tokenizer.json or tokenizer_config.json)")
+
+
+def test_pickle_model_refused_in_a_dry_run_too(tmp_path, capsys):
+    model_dir = _model_dir(tmp_path)
+    (model_dir / "model.safetensors").rename(model_dir / "pytorch_model.bin")
+    _model_refused(capsys, tmp_path, model_dir, f"{model_dir}: no .safetensors weights (pickle .bin weights are refused)")
+
+
 TINY = {"n_patients": 8, "n_general_notes": 4, "vocab_size": 400, "hidden_size": 16, "intermediate_size": 32,
         "num_attention_heads": 2, "num_key_value_heads": 1, "num_hidden_layers": 1, "cpt_block_size": 32,
         "cpt_max_steps": 2, "save_steps": 1, "eval_steps": 1, "cpt_per_device_train_batch_size": 2,

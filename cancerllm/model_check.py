@@ -1,0 +1,63 @@
+"""A local base model checked before any stage starts, from its files alone (no weights loaded, no torch).
+
+`validate`, `run` and `run` with `dry_run: true` all call `check_model_dir` on a base_model that is not "small",
+so a model that a stage would fail to load (or would load only by running its own code) is one ModelError
+naming the file. The checks mirror what loading asks for: transformers' own config class (trust_remote_code is
+never enabled), a causal-LM head, safetensors weights and a tokenizer. Used by cancerllm/cli.py and
+cancerllm/dryrun.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import ModelError
+
+#: files AutoTokenizer can build a tokenizer from (the base model's own tokenizer is used for a local model)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+def check_model_dir(path: Path) -> None:
+    """One ModelError (one line naming the directory or file) unless `path` is a local causal-LM directory
+    that loads without custom code: config.json a JSON object of a model type transformers knows, a
+    …ForCausalLM architecture, readable .safetensors weights (pickle .bin weights are refused) and a tokenizer."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ModelError(f"{path}: is a file; base_model must be 'small' or a local causal LM directory")
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        raise ModelError(f"{path}: not a model directory (no config.json); base_model must be 'small' or a local causal LM")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ModelError(f"{config_path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{config_path}: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(config, dict):
+        raise ModelError(f"{config_path}: expected a JSON object, got {type(config).__name__}")
+    if "auto_map" in config:  # the model's own Python code: never run (trust_remote_code stays off)
+        raise ModelError(f"{config_path}: asks for custom code (auto_map); trust_remote_code is never enabled, "
+                         f"use a model that transformers supports natively")
+    arch = config.get("architectures") or []
+    if not isinstance(arch, list) or not any(isinstance(a, str) and a.endswith("ForCausalLM") for a in arch):
+        raise ModelError(f"{path}: config.json architectures {arch} is not a causal LM (…ForCausalLM)")
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights:
+        raise ModelError(f"{path}: no .safetensors weights (pickle .bin weights are refused)")
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    model_type = config.get("model_type")
+    if model_type not in CONFIG_MAPPING_NAMES:
+        raise ModelError(f"{config_path}: model_type {model_type!r} is not one transformers knows "
+                         f"(custom code is never run)")
+    from safetensors import SafetensorError, safe_open
+
+    for file in weights:
+        try:
+            with safe_open(str(file), framework="numpy"):  # reads the header only
+                pass
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ModelError(f"{file}: not a readable safetensors file ({str(exc).splitlines()[0][:120]})") from None
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelError(f"{path}: no tokenizer ({' or '.join(TOKENIZER_FILES)})")
