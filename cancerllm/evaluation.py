@@ -9,6 +9,7 @@ Used in notebooks/30_evaluation.ipynb and by `python -m cancerllm evaluate`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -257,15 +258,20 @@ def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = N
     run directory must not be scored with the models of the run it was copied from)."""
     from .config import make_config
     from .data.loaders import load_custom
-    from .errors import RunDirError
+    from .errors import DataError, RunDirError
     from .instructions import build_instructions
     from .provenance import read_manifest, write_json
 
     run_dir = Path(run_dir)
-    manifest = read_manifest(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: is a file, not a run directory")
+    try:
+        manifest = read_manifest(run_dir)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RunDirError(f"{run_dir / 'manifest.json'}: damaged (not valid JSON)") from None
     if not manifest:
         raise FileNotFoundError(f"{run_dir}: no manifest.json — not a run directory")
-    if not isinstance(manifest.get("params"), dict):
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("params"), dict):
         raise RunDirError(f"{run_dir / 'manifest.json'}: no recorded params; re-run `python -m cancerllm run`")
     here = run_dir.resolve()
     cfg = make_config({**manifest["params"], "runs_root": str(here.parent), "run_name": here.name},
@@ -275,17 +281,22 @@ def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = N
 
         data_path = Path(run_dir) / "external" / "mtsamples_oncology.csv"
         mtsamples_oncology(cfg.data_dir, data_path)
+    out_dir = Path(out_dir) if out_dir else Path(run_dir) / "external" / Path(data_path).stem
+    clash = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)  # checked before any model loads
+    if clash is not None and not clash.is_dir():
+        raise DataError(f"{clash}: is a file; --out must name a folder")
     cohort = load_custom(Path(data_path), [0.0, 0.0, 1.0], cfg.seed)
     cohort.notes["split"], cohort.labels["split"] = "test", "test"
+    if not cohort.fields and cohort.labels["diagnosis"].isna().all():  # known before any model loads
+        raise DataError(f"{data_path}: no labelled instances (needs phenotype label columns or a diagnosis column)")
     _, tokenizer = pipeline.load_base(cfg)
     test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens, cfg.prompt_style)
     if test.empty:
-        raise ValueError(f"{data_path}: no labelled instances (needs phenotype label columns or a diagnosis column)")
+        raise DataError(f"{data_path}: no labelled instances (needs phenotype label columns or a diagnosis column)")
     preds = {}
     for name in cfg.ablation_models:
         model, tok = pipeline.load_tuned(cfg, name)
         _, preds[name] = inference.predict(model, tok, test, cfg.max_new_tokens, cfg.eval_batch_size, desc=name)
-    out_dir = Path(out_dir) if out_dir else Path(run_dir) / "external" / Path(data_path).stem
     scores = score(test, preds, cfg.bootstrap_samples, cfg.seed)
     save_predictions(out_dir, test, preds)
     n = {t: int((test["task"] == t).sum()) for t in TASKS}

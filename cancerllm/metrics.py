@@ -46,10 +46,13 @@ import re
 import string
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 from nltk.stem.porter import PorterStemmer
+
+from .errors import DataError
 
 _PUNCT = str.maketrans("", "", string.punctuation)
 _PORTER = PorterStemmer(mode=PorterStemmer.NLTK_EXTENSIONS)
@@ -303,25 +306,38 @@ def score_table(golds, preds, metrics=None) -> pd.DataFrame:
 
 
 def read_answers_jsonl(path) -> dict[str, list[str]]:
-    """Read ``{"id": ..., "answers": [...]}`` lines (blank lines skipped) into {str(id): answers}."""
+    """Read ``{"id": ..., "answers": [...]}`` lines (blank lines skipped) into {str(id): answers}. A bad file is
+    one DataError naming it and the line (`score` answers exit 2)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not an answers file")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
     out: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or "id" not in record or "answers" not in record:
-                raise ValueError(f"{path}: line {lineno}: record needs keys 'id' and 'answers'")
-            answers = record["answers"]
-            if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-                raise ValueError(f"{path}: line {lineno}: 'answers' must be a list of strings")
-            key = str(record["id"])
-            if key in out:
-                raise ValueError(f"{path}: line {lineno}: duplicate id {key!r}")
-            out[key] = answers
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; re-save the file as UTF-8") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
+        if not isinstance(record, dict) or "id" not in record or "answers" not in record:
+            raise DataError(f"{path}: line {lineno}: record needs keys 'id' and 'answers'")
+        answers = record["answers"]
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise DataError(f"{path}: line {lineno}: 'answers' must be a list of strings")
+        if not isinstance(record["id"], (str, int)) or isinstance(record["id"], bool):
+            raise DataError(f"{path}: line {lineno}: 'id' must be a string or an integer")
+        key = str(record["id"])
+        if key in out:
+            raise DataError(f"{path}: line {lineno}: duplicate id {key!r}")
+        out[key] = answers
+    if not out:
+        raise DataError(f"{path}: no answers (every line is blank)")
     return out
 
 
@@ -331,7 +347,7 @@ def score_files(gold_path, pred_path) -> pd.DataFrame:
     missing_pred = [i for i in gold if i not in pred]
     missing_gold = [i for i in pred if i not in gold]
     if missing_pred or missing_gold:
-        raise ValueError(f"id sets differ: missing from {pred_path}: {missing_pred[:20]}; "
-                         f"missing from {gold_path}: {missing_gold[:20]}")
+        raise DataError(f"id sets differ: missing from {pred_path}: {missing_pred[:20]}; "
+                        f"missing from {gold_path}: {missing_gold[:20]}")
     ids = list(gold)
     return score_table([gold[i] for i in ids], [pred[i] for i in ids])

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .config import REPO_ROOT, STAGES, Config
-from .errors import RunDirError
+from .errors import ParamsError, RunDirError
 from .provenance import (commit_description, data_description, input_hashes, new_manifest, read_manifest,
                          write_json)
 from .safe_weights import check_staged_checkpoints
@@ -138,7 +138,7 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
     stages = available_stages()
     unknown = [s for s in (only or []) + (force or []) if s not in stages]
     if unknown:
-        raise ValueError(f"unknown stage '{unknown[0]}'; stages are {stages}")
+        raise ParamsError(f"--only/--force: unknown stage '{unknown[0]}'; stages are {stages}")
     cohort = load_cohort(cfg, splits=SPLITS)  # data errors surface here, before any kernel starts or directory exists
     run_dir = cfg.run_dir
     manifest = open_run_dir(run_dir)

@@ -315,6 +315,144 @@ def test_runs_root_not_writable(tmp_path, capsys, monkeypatch):
     assert _tree(tmp_path) == {Path("runs"), Path("p.yaml")}
 
 
+# ----------------------------------------------------------------------------- score, evaluate, gate, book, --only
+def _command_refused(capsys, root: Path, argv: list, message: str) -> None:
+    """Any command: exit 2, exactly `error: <message>` on stderr, nothing on stdout, nothing written under root."""
+    before = _tree(root)
+    assert main([str(a) for a in argv]) == 2
+    assert capsys.readouterr() == ("", f"error: {message}\n")
+    assert _tree(root) == before
+
+
+def _answers(tmp_path: Path, name: str, lines) -> Path:
+    path = tmp_path / name
+    path.write_text("".join(ln if isinstance(ln, str) else json.dumps(ln) + "\n" for ln in lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("pred_lines,message", [
+    (['{"id": 1, "answers": ["T2"]\n'], "line 1: invalid JSON (Expecting ',' delimiter)"),
+    ([{"id": 1}], "line 1: record needs keys 'id' and 'answers'"),
+    ([{"id": 1, "answers": "T2"}], "line 1: 'answers' must be a list of strings"),
+    ([{"id": 1, "answers": ["T2"]}, "\n", {"id": 1, "answers": ["T3"]}], "line 3: duplicate id '1'"),
+    ([{"id": [1], "answers": ["T2"]}], "line 1: 'id' must be a string or an integer"),
+    (["\n", "  \n"], "no answers (every line is blank)"),
+], ids=["bad-json", "no-answers-key", "answers-not-list", "duplicate-id", "id-a-list", "blank-file"])
+def test_score_bad_answers_file(tmp_path, capsys, pred_lines, message):
+    gold = _answers(tmp_path, "gold.jsonl", [{"id": 1, "answers": ["T2"]}])
+    pred = _answers(tmp_path, "pred.jsonl", pred_lines)
+    _command_refused(capsys, tmp_path, ["score", gold, pred], f"{pred}: {message}")
+
+
+def test_score_missing_file(tmp_path, capsys):
+    gold = _answers(tmp_path, "gold.jsonl", [{"id": 1, "answers": ["T2"]}])
+    _command_refused(capsys, tmp_path, ["score", gold, tmp_path / "none.jsonl"], f"{tmp_path / 'none.jsonl'}: file not found")
+
+
+def test_score_directory_for_a_file(tmp_path, capsys):
+    gold = _answers(tmp_path, "gold.jsonl", [{"id": 1, "answers": ["T2"]}])
+    _command_refused(capsys, tmp_path, ["score", tmp_path, gold], f"{tmp_path}: is a directory, not an answers file")
+
+
+def test_score_not_utf8(tmp_path, capsys):
+    gold = _answers(tmp_path, "gold.jsonl", [{"id": 1, "answers": ["T2"]}])
+    pred = tmp_path / "pred.jsonl"
+    pred.write_bytes(b'{"id": 1, "answers": ["caf\xe9"]}\n')
+    _command_refused(capsys, tmp_path, ["score", gold, pred], f"{pred}: not UTF-8 text; re-save the file as UTF-8")
+
+
+def test_score_id_sets_differ(tmp_path, capsys):
+    gold = _answers(tmp_path, "gold.jsonl", [{"id": 1, "answers": ["T2"]}])
+    pred = _answers(tmp_path, "pred.jsonl", [{"id": 2, "answers": ["T2"]}])
+    _command_refused(capsys, tmp_path, ["score", gold, pred],
+                     f"id sets differ: missing from {pred}: ['1']; missing from {gold}: ['2']")
+
+
+@pytest.fixture
+def fake_run(tmp_path):
+    """A run directory whose manifest records params (no models: every case must stop before loading one)."""
+    from cancerllm.config import make_config
+
+    run_dir = tmp_path / "runs" / "done"
+    run_dir.mkdir(parents=True)
+    params = make_config({"runs_root": str(tmp_path / "runs"), "run_name": "done"}).to_dict()
+    (run_dir / "manifest.json").write_text(json.dumps({"params": params, "stages": {}}), encoding="utf-8")
+    return run_dir
+
+
+def test_evaluate_run_is_not_a_directory(tmp_path, capsys, write_notes):
+    data, run_file = write_notes(ROWS, "ext.csv"), tmp_path / "run.txt"
+    run_file.write_text("")
+    _command_refused(capsys, tmp_path, ["evaluate", "--run", run_file, "--data", data],
+                     f"{run_file}: is a file, not a run directory")
+
+
+def test_evaluate_run_without_manifest(tmp_path, capsys, write_notes):
+    data = write_notes(ROWS, "ext.csv")
+    _command_refused(capsys, tmp_path, ["evaluate", "--run", tmp_path / "nowhere", "--data", data],
+                     f"{tmp_path / 'nowhere'}: no manifest.json — not a run directory")
+
+
+def test_evaluate_damaged_manifest(tmp_path, capsys, fake_run, write_notes):
+    data = write_notes(ROWS, "ext.csv")
+    (fake_run / "manifest.json").write_text("{not json", encoding="utf-8")
+    _command_refused(capsys, tmp_path, ["evaluate", "--run", fake_run, "--data", data],
+                     f"{fake_run / 'manifest.json'}: damaged (not valid JSON)")
+
+
+def test_evaluate_manifest_without_params(tmp_path, capsys, fake_run, write_notes):
+    data = write_notes(ROWS, "ext.csv")
+    (fake_run / "manifest.json").write_text(json.dumps({"stages": {}}), encoding="utf-8")
+    _command_refused(capsys, tmp_path, ["evaluate", "--run", fake_run, "--data", data],
+                     f"{fake_run / 'manifest.json'}: no recorded params; re-run `python -m cancerllm run`")
+
+
+def test_evaluate_data_is_a_directory(tmp_path, capsys, fake_run):
+    (tmp_path / "notes").mkdir()
+    _command_refused(capsys, tmp_path, ["evaluate", "--run", fake_run, "--data", tmp_path / "notes"],
+                     f"{tmp_path / 'notes'}: is a directory, not a data file")
+
+
+def test_evaluate_out_is_a_file(tmp_path, capsys, fake_run, write_notes):
+    data, out = write_notes(ROWS, "ext.csv"), tmp_path / "out.txt"
+    out.write_text("")
+    _command_refused(capsys, tmp_path, ["evaluate", "--run", fake_run, "--data", data, "--out", out / "sub"],
+                     f"{out}: is a file; --out must name a folder")
+
+
+def test_evaluate_data_without_labels(tmp_path, capsys, fake_run, write_notes):
+    data = write_notes([{k: v for k, v in r.items() if k != "t_stage"} for r in ROWS], "nolabels.csv")
+    _command_refused(capsys, tmp_path, ["evaluate", "--run", fake_run, "--data", data],
+                     f"{data}: no labelled instances (needs phenotype label columns or a diagnosis column)")
+
+
+def test_run_unknown_stage(tmp_path, capsys):
+    from cancerllm.runner import available_stages
+
+    path = _params(tmp_path)
+    _command_refused(capsys, tmp_path, ["run", path, "--only", "99_nothing"],
+                     f"--only/--force: unknown stage '99_nothing'; stages are {available_stages()}")
+
+
+def test_gate_before_any_run(tmp_path, capsys):
+    path = _params(tmp_path)
+    _command_refused(capsys, tmp_path, ["gate", path],
+                     f"{tmp_path / 'runs' / 'bad'}: no executed notebooks; run `python -m cancerllm run` first")
+
+
+def test_book_damaged_manifest(tmp_path, capsys):
+    from cancerllm.runner import available_stages
+
+    run_dir = tmp_path / "runs" / "bad"
+    (run_dir / "notebooks").mkdir(parents=True)
+    for stage in available_stages():
+        (run_dir / "notebooks" / f"{stage}.ipynb").write_text("{}", encoding="utf-8")
+    (run_dir / "manifest.json").write_text("[1, 2", encoding="utf-8")
+    path = _params(tmp_path)
+    _command_refused(capsys, tmp_path, ["book", path], f"{run_dir / 'manifest.json'}: damaged (not valid JSON); "
+                                                      "remove the run directory or choose another run_name")
+
+
 # ----------------------------------------------------------------------------- models
 def test_model_path_without_config(tmp_path, capsys):
     model_dir = tmp_path / "somedir"

@@ -148,7 +148,7 @@ def test_score_prints_metric_table(tmp_path, capsys):
 def test_score_mismatch_names_missing_ids(tmp_path, capsys):
     gold = _answers(tmp_path / "gold.jsonl", [{"id": 1, "answers": ["T2"]}])
     pred = _answers(tmp_path / "pred.jsonl", [{"id": 3, "answers": ["T2"]}])
-    assert main(["score", str(gold), str(pred)]) == 1
+    assert main(["score", str(gold), str(pred)]) == 2  # bad input: exit 2, like every command (issue 15)
     assert capsys.readouterr().err == f"error: id sets differ: missing from {pred}: ['1']; missing from {gold}: ['3']\n"
 
 

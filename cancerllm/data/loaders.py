@@ -47,6 +47,8 @@ ONCOLOGY_SPECIALTY = "Hematology - Oncology"
 def read_table(path: Path) -> pd.DataFrame:
     """Read CSV (optionally .gz), JSONL or Parquet with clear errors. No pickle, ever."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a data file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     name = path.name.lower()
