@@ -211,9 +211,30 @@ def _check_type(key: str, value, source: str):
     return value
 
 
+#: the linear layers of the "small" model (transformers' Mistral), as PEFT sees their full names
+_SMALL_LINEAR = [f"model.layers.0.{part}" for part in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                                        "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
+                                                        "mlp.down_proj")]
+
+
+def _check_target_modules(cfg: Config, source: str) -> None:
+    """PEFT reads a string other than 'all-linear' as a regular expression that must match a module's whole
+    name; a typo used to surface as "Target modules ... not found" inside stage 10 or 20."""
+    target = cfg.lora_target_modules
+    if target == "all-linear":
+        return
+    try:
+        pattern = re.compile(target)
+    except re.error as exc:
+        raise ParamsError(f"{source}: key 'lora_target_modules' is not a valid regular expression ({exc})") from None
+    if cfg.uses_small_model and not any(pattern.fullmatch(name) for name in _SMALL_LINEAR):
+        raise ParamsError(f"{source}: key 'lora_target_modules' must be 'all-linear' or a regular expression "
+                          f"matching a layer's whole name (e.g. '.*\\.(q|v)_proj'), got {target!r}")
+
+
 def make_config(params: dict, source: str = "<params>") -> Config:
     """Build a validated Config from a flat dict. `source` names the file in error messages."""
-    unknown = sorted(set(params) - set(FIELDS))
+    unknown = sorted(set(params) - set(FIELDS), key=str)  # YAML keys may be numbers or null too
     if unknown:
         raise ParamsError(f"{source}: unknown key '{unknown[0]}' (valid keys are listed in params/demo.yaml)")
     values = {k: _check_type(k, v, source) for k, v in params.items()}
@@ -245,7 +266,8 @@ def make_config(params: dict, source: str = "<params>") -> Config:
         raise ParamsError(f"{source}: key 'run_name' must be at most {RUN_NAME_MAX} characters, "
                           f"got {len(cfg.run_name)}")
     fr = cfg.split_fractions
-    if len(fr) != 3 or not all(isinstance(x, (int, float)) and x >= 0 for x in fr) or abs(sum(fr) - 1) > 1e-6:
+    if (len(fr) != 3 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in fr)
+            or abs(sum(fr) - 1) > 1e-6):
         raise ParamsError(f"{source}: key 'split_fractions' must be three non-negative numbers summing to 1, got {fr!r}")
     bad = [m for m in cfg.ablation_models if m not in _ABLATION]
     if bad or not cfg.ablation_models:
@@ -267,6 +289,7 @@ def make_config(params: dict, source: str = "<params>") -> Config:
         vals = getattr(cfg, key)
         if not vals or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in vals):
             raise ParamsError(f"{source}: key '{key}' must be a non-empty list of positive integers, got {vals!r}")
+    _check_target_modules(cfg, source)
     bad = [h for h in cfg.efficiency_hidden_sizes if h % cfg.num_attention_heads]
     if bad:
         raise ParamsError(f"{source}: key 'efficiency_hidden_sizes' must be multiples of num_attention_heads "

@@ -124,6 +124,11 @@ def test_unknown_note_type(tmp_path, capsys, write_notes):
     _refused(capsys, _custom(tmp_path, data), f"{data}: row 2: note_type 'discharge' is not one of {NOTE_TYPES}")
 
 
+def test_data_path_is_a_directory(tmp_path, capsys):
+    (tmp_path / "notes").mkdir()
+    _refused(capsys, _custom(tmp_path, tmp_path / "notes"), f"{tmp_path / 'notes'}: is a directory, not a data file")
+
+
 def test_header_only_csv(tmp_path, capsys):
     data = tmp_path / "header.csv"
     data.write_text("patient_id,note_id,note_type,text\n", encoding="utf-8")
@@ -245,6 +250,20 @@ def test_negative_step_cap(tmp_path, capsys):
 ], ids=["inf", "nan-string", "minus-inf", "dropout-1", "negative-warmup", "decay-1.5", "zero-grad-norm",
         "negative-seed", "seed-2**32", "run-name-space", "run-name-300"])
 def test_value_out_of_range(tmp_path, capsys, line, message):
+    path = _params(tmp_path, line + "\n")
+    _refused(capsys, path, f"{path}: {message}")
+
+
+@pytest.mark.parametrize("line,message", [
+    ("split_fractions: [true, 0, 0]", "key 'split_fractions' must be three non-negative numbers summing to 1, "
+                                      "got [True, 0, 0]"),
+    ("lora_target_modules: q_proj", "key 'lora_target_modules' must be 'all-linear' or a regular expression "
+                                    "matching a layer's whole name (e.g. '.*\\.(q|v)_proj'), got 'q_proj'"),
+    ("lora_target_modules: '(q'", "key 'lora_target_modules' is not a valid regular expression (missing ), "
+                                  "unterminated subpattern at position 0)"),
+    ("1: one\nfoo: bar", "unknown key '1' (valid keys are listed in params/demo.yaml)"),
+], ids=["bool-fraction", "target-modules-no-match", "target-modules-bad-regex", "number-and-text-keys"])
+def test_value_of_the_wrong_shape(tmp_path, capsys, line, message):
     path = _params(tmp_path, line + "\n")
     _refused(capsys, path, f"{path}: {message}")
 

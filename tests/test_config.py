@@ -266,3 +266,18 @@ def test_params_hash_stable_and_sensitive():
 
 def test_every_field_has_a_supported_type():
     assert {f.type for f in FIELDS.values()} <= {"str", "int", "float", "bool", "list"}
+
+
+def test_small_model_linear_names_are_the_models():
+    """The names lora_target_modules is checked against are those PEFT sees on the small model."""
+    import torch
+    from transformers import AutoModelForCausalLM, MistralConfig
+
+    from cancerllm.config import _SMALL_LINEAR
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(MistralConfig(
+            vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2,
+            num_key_value_heads=1))
+    linear = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n != "lm_head"]
+    assert linear == _SMALL_LINEAR
