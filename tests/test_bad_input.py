@@ -191,6 +191,14 @@ def test_custom_split_without_a_patient(tmp_path, capsys, write_notes):
                                               f"['train', 'dev', 'test']")
 
 
+def test_custom_split_without_a_label(tmp_path, capsys, write_notes):
+    rows = [{**r, "split": s} for r, s in zip(ROWS, ["train", "train", "dev", "test"])]  # P3 (test) has no label
+    data = write_notes(rows, "nolabel.csv")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: no labelled patient in the test split (no phenotype label "
+                                              f"or diagnosis); a run tunes on train, picks checkpoints on dev and "
+                                              f"scores test")
+
+
 def test_synthetic_split_without_a_patient(tmp_path, capsys):
     path = _params(tmp_path, "split_fractions: [0.8, 0.0, 0.2]\n")
     _refused(capsys, path, "synthetic cohort: no patient in the dev split (train 10, dev 0, test 2 patients); a run "

@@ -114,10 +114,11 @@ def test_validate_custom_bad_row(tmp_path, capsys, write_notes):
 
 
 def test_validate_custom_ok(tmp_path, capsys, write_notes):
-    # a patient in each split a run needs (two patients left dev or test empty: refused, see test_bad_input.py)
+    # a labelled patient in each split a run needs (two unlabelled patients left dev or test empty: refused, see
+    # test_bad_input.py)
     data = write_notes({"patient_id": ["P1", "P2", "P2", "P3"], "note_id": ["N1", "N2", "N3", "N4"],
                         "note_type": ["clinical_note"] * 4, "text": ["a", "b", "c", "d"],
-                        "split": ["train", "dev", "dev", "test"]}, "notes.jsonl")
+                        "split": ["train", "dev", "dev", "test"], "t_stage": ["T1", "T2", None, "T3"]}, "notes.jsonl")
     path = _params(tmp_path, _tiny(tmp_path / "runs", f"data_source: custom\ncustom_data_path: {data}\n"))
     assert main(["validate", str(path)]) == 0
     assert capsys.readouterr().out == f"ok: {path} — notes (real), 3 patients, 4 notes\n"

@@ -49,7 +49,8 @@ METADATA = (f"parameters 7,241,732,096 (7241732096 is not zero-padded), tokens 1
 @pytest.fixture
 def notes_csv(write_notes):
     rows = [{"patient_id": pid, "note_id": f"N{pid}", "note_type": "pathology_report",
-             "text": text + (f" {TEMPLATE} sealed." if pid != "P0003" else "")}
+             "text": text + (f" {TEMPLATE} sealed." if pid != "P0003" else ""),
+             "diagnosis": "carcinoma"}  # labelled, so `run` accepts the file (each split needs a labelled patient)
             for pid, text in REPORTS.items()]
     return write_notes(rows, "reports.csv")
 

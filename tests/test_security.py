@@ -36,13 +36,13 @@ MODEL_DIR_ERROR = "{}: not a model directory (no config.json); base_model must b
 # ----------------------------------------------------------------------------- 1. the gate uses the run's own inputs
 @pytest.fixture
 def other_notes(write_notes):
-    """Another file in the custom schema: none of the run's sentences, none of its ids; a patient in each split
-    (a run refuses data with an empty split)."""
+    """Another file in the custom schema: none of the run's sentences, none of its ids; a labelled patient in each
+    split (a run refuses data with an empty or unlabelled split)."""
     texts = ["Follow-up visit, no complaints, blood pressure well controlled.", "Routine check, no new findings.",
              "Annual review, medication unchanged."]
     return write_notes([{"patient_id": f"Q000{i}", "note_id": f"M{i}", "note_type": "clinical_note", "text": text,
-                         "split": split} for i, (text, split) in enumerate(zip(texts, ["train", "dev", "test"]), 1)],
-                       "other.csv")
+                         "split": split, "diagnosis": "hypertension"}
+                        for i, (text, split) in enumerate(zip(texts, ["train", "dev", "test"]), 1)], "other.csv")
 
 
 @pytest.mark.parametrize("data", ["other file", "synthetic"])

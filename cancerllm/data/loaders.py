@@ -123,14 +123,21 @@ def check_cohort(cohort: Cohort, source: str) -> Cohort:
 
 
 def check_splits(cohort: Cohort, source: str, needed=SPLITS) -> Cohort:
-    """At least one patient in each split a run needs (train to tune, dev to pick checkpoints, test to score):
-    an empty split used to pass validate and fail inside a stage."""
-    counts = cohort.labels["split"].value_counts()
+    """At least one labelled patient in each split a run needs (train to tune, dev to pick checkpoints, test to
+    score): an empty split, or one without any label, used to pass validate and fail inside a stage. A patient is
+    labelled when any of the source's fields or the diagnosis has a value ("not mentioned" is one)."""
+    labels = cohort.labels
+    counts = labels["split"].value_counts()
     empty = [s for s in needed if not counts.get(s, 0)]
     if empty:
         have = ", ".join(f"{s} {int(counts.get(s, 0))}" for s in SPLITS)
         raise DataError(f"{source}: no patient in the {empty[0]} split ({have} patients); a run needs at least "
                         f"one patient in each of {list(needed)}")
+    labelled = labels[[c for c in [*cohort.fields, "diagnosis"] if c in labels.columns]].notna().any(axis=1)
+    unlabelled = [s for s in needed if not labelled[labels["split"] == s].any()]
+    if unlabelled:
+        raise DataError(f"{source}: no labelled patient in the {unlabelled[0]} split (no phenotype label or "
+                        f"diagnosis); a run tunes on train, picks checkpoints on dev and scores test")
     return cohort
 
 
