@@ -234,6 +234,17 @@ def _cost_metrics(trainer, clock: _StepClock, measured, tokens_per_step) -> dict
     return out
 
 
+def console_progress(trainer) -> None:
+    """In a notebook the Trainer reports progress with an HTML table of per-step losses that stays in the
+    executed notebook and so in the book; swap it for the console tqdm bar (stderr), which the analyst still
+    sees while a cell runs and the book drops (``nb_output_stderr: remove``). The losses are plotted instead."""
+    from transformers.trainer_callback import ProgressCallback
+    from transformers.utils.notebook import NotebookProgressCallback
+
+    if trainer.pop_callback(NotebookProgressCallback) is not None:
+        trainer.add_callback(ProgressCallback)
+
+
 def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
     from . import efficiency
 
@@ -243,6 +254,7 @@ def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
         trainer.add_callback(_StopAfter(stop_after_steps).cb)
     clock = _StepClock()
     trainer.add_callback(clock.cb)
+    console_progress(trainer)
     trainer.args.include_num_input_tokens_seen = "non_padding"  # token count for tokens/s and MFU
     resume = _last_checkpoint(out_dir)
     if resume:  # the runner checks .staging/ before any stage; a notebook run on its own is checked here

@@ -190,3 +190,26 @@ def test_paper_profile_dry_run_builds_7b_shape_without_weights():
     assert rep["cpt"]["max_length"] == 3000 and rep["cpt"]["epochs"] == 0.5 and rep["cpt"]["lr"] == 2e-4
     assert rep["sft"] == {"max_length": 4000, "completion_only_loss": False, "lr": 2e-4, "epochs": 5.0,
                           "effective_batch": 4, "max_grad_norm": 0.3, "adapter": "continue"}
+
+
+def test_trainer_reports_progress_on_the_console_bar_in_a_notebook(world, tmp_path, monkeypatch):
+    """In a notebook transformers picks NotebookProgressCallback (an HTML per-step loss table that stayed in the
+    book); _train swaps it for the console bar on stderr, which the book drops."""
+    import transformers.trainer as hf_trainer
+    from transformers.trainer_callback import ProgressCallback
+    from transformers.utils.notebook import NotebookProgressCallback
+
+    cfg, _, corpora, _, tok = world
+    monkeypatch.setattr(hf_trainer, "DEFAULT_PROGRESS_CALLBACK", NotebookProgressCallback)  # as under IPython
+    seen, real = {}, training.console_progress
+
+    def spy(trainer):
+        seen["before"] = [type(c) for c in trainer.callback_handler.callbacks]
+        real(trainer)
+        seen["after"] = [type(c) for c in trainer.callback_handler.callbacks]
+
+    monkeypatch.setattr(training, "console_progress", spy)
+    training.run_cpt(cfg, pipeline.load_base(cfg)[0], tok, corpora["cancer"]["train"], tmp_path / "cpt",
+                     stop_after_steps=1)
+    assert NotebookProgressCallback in seen["before"]
+    assert NotebookProgressCallback not in seen["after"] and ProgressCallback in seen["after"]
