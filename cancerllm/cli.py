@@ -82,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
             from .data import load_cohort
             from .data.schema import SPLITS
 
+            from .runner import open_run_dir
+            from .safe_weights import check_staged_checkpoints
+
             cohort = load_cohort(cfg, splits=SPLITS)  # the same checks as `run` makes before any stage
+            open_run_dir(cfg.run_dir)  # an existing directory must be a usable run directory
+            check_staged_checkpoints(cfg.run_dir)
             print(f"ok: {args.params} — {cohort.name} ({'real' if cohort.is_real else 'synthetic'}), "
                   f"{cohort.labels['patient_id'].nunique()} patients, {len(cohort.notes)} notes")
             return 0

@@ -325,6 +325,25 @@ def test_run_directory_is_a_file(tmp_path, capsys):
     assert _tree(tmp_path) == before
 
 
+@pytest.mark.parametrize("content,message", [
+    ({"notes.txt": "someone else's files"}, "{run_dir}: exists but has no manifest.json, so it is not a cancerllm "
+                                             "run directory; remove it or choose another run_name"),
+    ({"manifest.json": '{"stages": {"00_data_prof'}, "{run_dir}/manifest.json: damaged (not valid JSON); remove the "
+                                                     "run directory or choose another run_name"),
+], ids=["not-a-run", "damaged-manifest"])
+def test_unusable_run_directory(tmp_path, capsys, content, message):
+    run_dir = tmp_path / "runs" / "bad"
+    run_dir.mkdir(parents=True)
+    for name, text in content.items():
+        (run_dir / name).write_text(text, encoding="utf-8")
+    path = _params(tmp_path)
+    before = _tree(tmp_path)
+    for command in ("validate", "run"):  # validate answers what run would
+        assert main([command, str(path)]) == 2
+        assert capsys.readouterr() == ("", f"error: {message.format(run_dir=run_dir)}\n"), command
+    assert _tree(tmp_path) == before
+
+
 def test_runs_root_component_too_long(tmp_path, capsys):
     path = _params(tmp_path, f"runs_root: {tmp_path / ('d' * 300)}\n")
     _refused(capsys, path, f"{path}: key 'runs_root' has a path component longer than 255 bytes (300 bytes)")
