@@ -183,6 +183,16 @@ def test_label_outside_field_vocabulary(tmp_path, capsys, write_notes, column, v
                                               f"allowed set")
 
 
+@pytest.mark.parametrize("value,message", [
+    ("", "row 2: empty split (one of ['train', 'dev', 'test'])"),
+    ("Train", "row 2: split 'Train' is not one of ['train', 'dev', 'test']"),
+], ids=["empty", "capitalised"])
+def test_bad_split_value(tmp_path, capsys, write_notes, value, message):
+    rows = [{**r, "split": s} for r, s in zip(ROWS, ["train", value, "dev", "test"])]
+    data = write_notes(rows, "split.csv")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: {message}")
+
+
 def test_custom_split_without_a_patient(tmp_path, capsys, write_notes):
     rows = [{**r, "split": s} for r, s in zip(ROWS, ["train", "train", "test", "test"])]
     data = write_notes(rows, "nodev.csv")

@@ -105,7 +105,10 @@ def check_cohort(cohort: Cohort, source: str) -> Cohort:
     bad_split = ~notes["split"].isin(SPLITS)
     if bad_split.any():
         row = int(np.flatnonzero(bad_split.to_numpy())[0]) + 1
-        raise DataError(f"{source}: row {row}: split '{notes['split'].iloc[row - 1]}' is not one of {SPLITS}")
+        value = notes["split"].iloc[row - 1]
+        if _missing(value):  # an empty cell read as NaN: say so rather than print 'nan'
+            raise DataError(f"{source}: row {row}: empty split (one of {SPLITS})")
+        raise DataError(f"{source}: row {row}: split {value!r} is not one of {SPLITS}")
     per_patient = notes.groupby("patient_id")["split"].nunique()
     leaked = per_patient[per_patient > 1]
     if len(leaked):
