@@ -183,6 +183,16 @@ def test_label_outside_field_vocabulary(tmp_path, capsys, write_notes, column, v
                                               f"allowed set")
 
 
+def test_id_with_a_line_break_stays_one_line(tmp_path, capsys, write_notes):
+    data = write_notes(_rows(note_id_2="N\n1", note_id_3="N\n1"), "newline.csv")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: row 3: duplicate note_id 'N\\n1'")
+
+
+def test_note_type_with_a_line_break_stays_one_line(tmp_path, capsys, write_notes):
+    data = write_notes(_rows(note_type_2="clinical\nnote"), "type2.csv")
+    _refused(capsys, _custom(tmp_path, data), f"{data}: row 2: note_type 'clinical\\nnote' is not one of {NOTE_TYPES}")
+
+
 @pytest.mark.parametrize("value,message", [
     ("", "row 2: empty split (one of ['train', 'dev', 'test'])"),
     ("Train", "row 2: split 'Train' is not one of ['train', 'dev', 'test']"),

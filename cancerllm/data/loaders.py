@@ -101,7 +101,7 @@ def check_cohort(cohort: Cohort, source: str) -> Cohort:
     dup = notes["note_id"].duplicated()
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0]) + 1
-        raise DataError(f"{source}: row {row}: duplicate note_id '{notes['note_id'].iloc[row - 1]}'")
+        raise DataError(f"{source}: row {row}: duplicate note_id {notes['note_id'].iloc[row - 1]!r}")
     bad_split = ~notes["split"].isin(SPLITS)
     if bad_split.any():
         row = int(np.flatnonzero(bad_split.to_numpy())[0]) + 1
@@ -112,7 +112,7 @@ def check_cohort(cohort: Cohort, source: str) -> Cohort:
     per_patient = notes.groupby("patient_id")["split"].nunique()
     leaked = per_patient[per_patient > 1]
     if len(leaked):
-        raise DataError(f"{source}: patient '{leaked.index[0]}' appears in more than one split")
+        raise DataError(f"{source}: patient {leaked.index[0]!r} appears in more than one split")
     for fld, pattern in ALLOWED.items():
         if fld not in labels.columns:
             continue
@@ -234,7 +234,7 @@ def load_custom(path: Path, fractions, seed: int) -> Cohort:
     bad_type = ~df["note_type"].isin(NOTE_TYPES)
     if bad_type.any():
         row = int(np.flatnonzero(bad_type.to_numpy())[0]) + 1
-        raise DataError(f"{path}: row {row}: note_type '{df['note_type'].iloc[row - 1]}' is not one of {NOTE_TYPES}")
+        raise DataError(f"{path}: row {row}: note_type {df['note_type'].iloc[row - 1]!r} is not one of {NOTE_TYPES}")
     if "split" not in df.columns:
         splits = assign_splits(df["patient_id"], fractions, seed)
         df["split"] = df["patient_id"].map(splits)
@@ -245,7 +245,7 @@ def load_custom(path: Path, fractions, seed: int) -> Cohort:
         for col in label_cols:
             vals = grp[col].dropna().astype(str).unique()
             if len(vals) > 1:
-                raise DataError(f"{path}: patient '{pid}': conflicting {col} labels {sorted(vals)[:2]}")
+                raise DataError(f"{path}: patient {pid!r}: conflicting {col} labels {sorted(vals)[:2]}")
             row[col] = vals[0] if len(vals) else None
         rows.append(row)
     labels = pd.DataFrame(rows).reindex(columns=LABEL_COLUMNS)
