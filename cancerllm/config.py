@@ -259,6 +259,10 @@ def make_config(params: dict, source: str = "<params>") -> Config:
     for key, choices in _CHOICES.items():
         if getattr(cfg, key) not in choices:
             raise ParamsError(f"{source}: key '{key}' must be one of {choices}, got {getattr(cfg, key)!r}")
+    for key in ("runs_root", "shared_data_dir", "custom_data_path", "base_model"):  # paths printed in messages
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in getattr(cfg, key)):
+            raise ParamsError(f"{source}: key '{key}' must be a path without control characters, "
+                              f"got {getattr(cfg, key)!r}")
     if not RUN_NAME.fullmatch(cfg.run_name):
         raise ParamsError(f"{source}: key 'run_name' must be a plain directory name (letters, digits and . _ + -, "
                           f"not starting with . _ + -), got {cfg.run_name!r}")

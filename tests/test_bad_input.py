@@ -311,6 +311,12 @@ def test_override_not_yaml(tmp_path, capsys):
     _refused(capsys, _params(tmp_path), "--set run_name=[: not valid YAML (ParserError)", overrides=["run_name=["])
 
 
+def test_path_with_a_control_character(tmp_path, capsys):
+    path = _params(tmp_path, 'custom_data_path: "notes\\n.csv"\n')  # a YAML escape: a real line break
+    _refused(capsys, path, f"{path}: key 'custom_data_path' must be a path without control characters, "
+                           f"got 'notes\\n.csv'")
+
+
 def test_params_path_is_a_directory(tmp_path, capsys):
     assert main(["validate", str(tmp_path)]) == 2
     assert capsys.readouterr() == ("", f"error: {tmp_path}: is a directory, not a params file\n")
