@@ -225,6 +225,21 @@ def test_synthetic_split_without_a_patient(tmp_path, capsys):
                            "needs at least one patient in each of ['train', 'dev', 'test']")
 
 
+def test_tcga_file_checked_to_the_row(tmp_path, capsys):
+    import pandas as pd
+
+    src = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tcga-reports" / "reports_labeled_dev.csv"
+    if not src.is_file():
+        pytest.skip("TCGA-Reports not in ../shared/data")
+    df = pd.read_csv(src, dtype=str, keep_default_na=False, na_values=[""]).head(20)
+    df.loc[4, "patient_id"] = df.loc[3, "patient_id"] + " "  # a second patient that differs only by a space
+    data = tmp_path / "shared" / "tcga-reports" / "reports_labeled_dev.csv"
+    data.parent.mkdir(parents=True)
+    df.to_csv(data, index=False)
+    path = _params(tmp_path, f"data_source: tcga\nshared_data_dir: {tmp_path / 'shared'}\n")
+    _refused(capsys, path, f"{data}: row 5: patient_id {df.loc[4, 'patient_id']!r} has leading or trailing whitespace")
+
+
 # ----------------------------------------------------------------------------- params
 def test_missing_params_file(tmp_path, capsys):
     path = tmp_path / "absent.yaml"

@@ -185,6 +185,7 @@ def load_tcga(data_dir: Path) -> Cohort:
         "patient_id": df["patient_id"], "note_id": df["patient_filename"], "note_type": "pathology_report",
         "text": df["text"], "split": df["split"],
     })
+    check_cells(notes, path)  # the same row checks as your own notes (ids, whitespace)
     grade = df["histological_grade_cdr"].where(~df["histological_grade_cdr"].isin(["[Not Available]", "[Unknown]"]))
     labels = pd.DataFrame({
         "patient_id": df["patient_id"], "cancer_type": df["cancer_type"], "split": df["split"],
