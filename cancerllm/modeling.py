@@ -7,7 +7,6 @@ Used in notebooks/10_continued_pretraining.ipynb and by every later stage throug
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -55,21 +54,12 @@ def build_small_model(cfg, tokenizer) -> MistralForCausalLM:
     return model
 
 
-def check_causal_lm_dir(path: Path) -> None:
-    """A local directory with a causal-LM config and safetensors weights, or one clear error."""
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise ModelError(f"{path}: not a model directory (no config.json); base_model must be 'small' or a local causal LM")
-    arch = json.loads((path / "config.json").read_text(encoding="utf-8")).get("architectures") or []
-    if not any(a.endswith("ForCausalLM") for a in arch):
-        raise ModelError(f"{path}: config.json architectures {arch} is not a causal LM (…ForCausalLM)")
-    if not list(path.glob("*.safetensors")):
-        raise ModelError(f"{path}: no .safetensors weights (pickle .bin weights are refused)")
-
-
 def load_model(path: Path, dtype=torch.float32, quantize_4bit: bool = False):
-    """Load a local causal LM and its tokenizer: offline, safetensors only, `trust_remote_code` off."""
-    check_causal_lm_dir(path)
+    """Load a local causal LM and its tokenizer: offline, safetensors only, `trust_remote_code` off (checked
+    first by `model_check.check_model_dir`, the same check `validate` runs)."""
+    from .model_check import check_model_dir
+
+    check_model_dir(path)
     kwargs = dict(local_files_only=True, trust_remote_code=False, use_safetensors=True, dtype=dtype)
     if quantize_4bit:
         from transformers import BitsAndBytesConfig

@@ -1,6 +1,6 @@
 """What a run may load back: safetensors weights only, and never a pickle that can run code.
 
-Base models are checked by `modeling.check_causal_lm_dir`. This module checks the other two things a run reads
+Base models are checked by `model_check.check_model_dir`. This module checks the other two things a run reads
 back, where the libraries would otherwise fall back to a pickle: PEFT adapters (`PeftModel.from_pretrained`
 loads adapter_model.bin when there is no adapter_model.safetensors) and the Trainer checkpoints a resumed stage
 continues from (`Trainer` loads pytorch_model.bin or adapter_model.bin when it finds no safetensors).

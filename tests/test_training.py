@@ -155,15 +155,17 @@ def test_full_sft_trains_every_weight_and_reloads_as_saved(world, tmp_path):
 
 
 def test_model_dir_checks(tmp_path):
+    from cancerllm.model_check import check_model_dir
+
     with pytest.raises(ModelError, match="not a model directory"):
-        modeling.check_causal_lm_dir(tmp_path)
+        check_model_dir(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["BertForMaskedLM"]}))
     with pytest.raises(ModelError, match="is not a causal LM"):
-        modeling.check_causal_lm_dir(tmp_path)
+        check_model_dir(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["MistralForCausalLM"]}))
     (tmp_path / "pytorch_model.bin").write_bytes(b"")
     with pytest.raises(ModelError, match="pickle .bin weights are refused"):
-        modeling.check_causal_lm_dir(tmp_path)
+        check_model_dir(tmp_path)
 
 
 def test_batched_generation_equals_sequential(world):
