@@ -32,7 +32,12 @@ ap.add_argument("--unlabelled", type=int, default=0)
 ap.add_argument("--cpt-corpus", default="cancer")
 ap.add_argument("--digits", type=int, default=1, help="1 = split numbers into digits (modeling.train_tokenizer)")
 ap.add_argument("--cf-max", type=int, default=96, help="counterfactual instances scored (0 = none)")
+ap.add_argument("--phrases", type=int, default=1, help="1 = passages answered with the phrase as written + "
+                "normalise.AnswerNormaliser (the book's framing); 0 = answered with the label itself")
 ap.add_argument("--out", default="/tmp/probe/run")
+ap.add_argument("--copy", type=int, default=0, help="1 = copy-constrained decoding of passage answers")
+ap.add_argument("--load", default="", help="skip tuning: load the tuned model from this folder")
+ap.add_argument("--dump", default="", help="write per-row gold / answer / passage phrases here (jsonl)")
 a = ap.parse_args()
 
 cfg = make_config({"n_patients": a.patients, "sft_max_steps": a.steps, "sft_per_device_train_batch_size": a.batch,
@@ -52,20 +57,32 @@ if a.cpt_steps > 0:
 t_cpt = time.time() - t0
 style = "short"
 ph = instructions.sentence_examples(cohort, "train", style, a.neg, cfg.seed)
+
+def labels_only(df):  # --phrases 0, the old framing: every positive passage answered with the note's label
+    return df if a.phrases else df.assign(response=df.gold.fillna(df.response), completion=df.gold.fillna(df.completion))
+
+
+ph = labels_only(ph)
 dx = instructions.build_instructions(cohort, "train", tok, 256, 24, style)
 dxr = dx[dx.task == "diagnosis_generation"]
 train = instructions.cap_examples(__import__("pandas").concat([ph] + [dxr] * a.dx_repeat), -1, cfg.seed)
-dev_ph = instructions.sentence_examples(cohort, "dev", style, a.neg, cfg.seed)
+dev_ph = labels_only(instructions.sentence_examples(cohort, "dev", style, a.neg, cfg.seed))
 dev = dev_ph.sample(min(96, len(dev_ph)), random_state=0)
 ntok = sum(len(x) for x in tok(list(train.prompt + train.completion))["input_ids"])
 t0 = time.time()
-model, m = training.run_sft(cfg, model, tok, train, dev, Path(a.out) / "sft")
+if a.load:
+    model, m = modeling.load_model(a.load)[0], {"log_history": []}
+else:
+    model, m = training.run_sft(cfg, model, tok, train, dev, Path(a.out) / "sft")
 t_sft = time.time() - t0
 test = instructions.build_instructions(cohort, "test", tok, 256, 24, style)
 pids = sorted(test.patient_id.unique())[: a.test_patients]
 test = test[test.patient_id.isin(pids)].reset_index(drop=True)
 t0 = time.time()
-raw, preds, det = inference.predict(model, tok, test, 24, 64, return_details=True)
+from cancerllm.normalise import AnswerNormaliser
+
+norm = AnswerNormaliser().fit(ph) if a.phrases else None
+raw, preds, det = inference.predict(model, tok, test, 24, 64, return_details=True, normaliser=norm, copy=bool(a.copy))
 t_inf = time.time() - t0
 trainnote = instructions.build_instructions(cohort, "train", tok, 256, 24, style)
 base = baselines.predict_all(trainnote, test, cfg.seed)
@@ -93,11 +110,20 @@ from cancerllm.robustness.scoring import _same
 cf, _ = robustness.counterfactual_set(test, a.cf_max, cfg.seed)
 if len(cf):
     cf = cf.reset_index(drop=True)
-    _, cfp = inference.predict(model, tok, cf, 24, 64)
+    _, cfp = inference.predict(model, tok, cf, 24, 64, normaliser=norm, copy=bool(a.copy))
     res["cf_n"] = len(cf)
     res["cf_evidence"] = round(100 * float(np.mean([_same(g, p) for g, p in zip(cf.answers, cfp)])), 1)
     res["cf_prior"] = round(100 * float(np.mean([_same(g, p) for g, p in zip(cf.original_answers, cfp)])), 1)
     for f in sorted(set(cf.field)):
         idx = np.flatnonzero((cf.field == f).to_numpy())
         res[f"cf_{f}"] = round(100 * float(np.mean([_same(cf.answers[i], cfp[i]) for i in idx])), 1)
+if a.dump:
+    with open(a.dump, "w") as fh:
+        rows = [r for r in range(len(test)) if test.task[r] == "phenotype_extraction"]
+        for r, d in zip(rows, det["rows"]):
+            fh.write(json.dumps({"set": "test", "field": test.field[r], "gold": list(test.answers[r]),
+                                 "pred": preds[r], "phrases": d["phrases"]}) + "\n")
+        for i in range(len(cf)):
+            fh.write(json.dumps({"set": "cf", "field": cf.field[i], "gold": list(cf.answers[i]),
+                                 "orig": list(cf.original_answers[i]), "pred": cfp[i]}) + "\n")
 print(json.dumps(res))

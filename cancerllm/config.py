@@ -100,6 +100,7 @@ class Config:
     dry_run: bool = False  # build trainers for the configured shape without loading weights or training
     # --- evaluation ----------------------------------------------------------------------------
     max_new_tokens: int = 24  # paper: 50
+    phenotype_decoding: str = "copy"  # copy = each passage answer constrained to a phrase of its passage (ours) | free = the paper's greedy decoding
     eval_batch_size: int = 16
     max_eval_instances: int = 120  # cap on scored test instances (both tasks, balanced across fields); -1 = all
     bootstrap_samples: int = 200  # bootstrap resamples for 95% CIs
@@ -107,6 +108,7 @@ class Config:
     robustness_rates: list = field(default_factory=lambda: [0.0, 0.1, 0.3])  # misspelling rates: fraction of words edited
     robustness_ocr: bool = True  # also sweep OCR-style confusions (l/1, O/0, rn/m, I/l, S/5, cl/d, e/c) at the same rates
     robustness_max_instances: int = 40  # test instances per perturbation (both tasks, balanced); -1 = all
+    counterfactual_max_instances: int = -1  # counterfactual questions (balanced across fields); -1 = every editable test question
     # --- efficiency ----------------------------------------------------------------------------
     efficiency_hidden_sizes: list = field(default_factory=lambda: [32, 64, 128])  # scaling sweep: model widths
     efficiency_steps: int = 4  # SFT steps per model size in the scaling sweep
@@ -174,13 +176,14 @@ _UNIT = {"ocr_noise_rate", "cpt_warmup_ratio", "sft_warmup_ratio", "cpt_weight_d
          "sft_lora_dropout"}
 #: -1 = no cap, else > 0
 _CAPS = {"cpt_max_steps", "sft_max_steps", "max_sft_examples", "max_eval_instances", "robustness_max_instances",
-         "retrieval_max_instances"}
+         "counterfactual_max_instances", "retrieval_max_instances"}
 #: numpy's legacy seeding (which transformers.set_seed calls) takes 0 <= seed < 2**32
 SEED_MAX = 2**32 - 1
 #: one directory name that is safe in a path and in a one-line message; the run directory holds deeper paths
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 RUN_NAME_MAX = 100
 _CHOICES = {
+    "phenotype_decoding": ("copy", "free"),
     "data_source": DATA_SOURCES,
     "sft_adapter": ["new", "continue", "full"],
     "prompt_style": ["alpaca", "short"],

@@ -9,15 +9,18 @@ Used in notebooks/30_evaluation.ipynb.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from .data.schema import NOT_MENTIONED
 from .instructions import (INPUT_PREFIX, NOT_RELEVANT, RESPONSE_MARKER, join_input, passage_texts, render,
                            split_answers, split_input)
 from .modeling import on_best_device
+from .normalise import MERGED
 
 
 def parse_answer(text: str) -> list[str]:
@@ -44,18 +47,127 @@ def _left_padded_batches(model, tokenizer, prompts: list[str], batch_size: int, 
         tokenizer.padding_side = side
 
 
+def _whole(piece: str, source: str) -> bool:
+    """`piece` occurs in `source` as whole words: no letter or digit either side, except that a TNM component
+    may end where the next one of a chain begins ("pT2" in "pT2N1M0")."""
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(piece)}(?:(?![A-Za-z0-9])|(?<=[0-4Xsa-d])(?=[NM][0-4Xx]))",
+                     source) is not None
+
+
+def copies(answer: str, source: str, final: bool = False, stock: tuple[str, ...] = (NOT_RELEVANT,)) -> bool:
+    """Whether `answer` (or, unless `final`, the start of one being generated) is a copy of `source`: its
+    ", "-separated pieces are phrases of the passage (whitespace collapsed, case kept) made of whole words —
+    the last one may still be growing unless the answer is `final` or has ended at a newline (``parse_answer``
+    reads only what comes before one) — or it is (the start of) a stock reply."""
+    text, ended = answer.split("\n", 1)[0].lstrip(), final or "\n" in answer
+    if not text:
+        return True
+    if any(s == text or (not ended and s.startswith(text)) for s in stock):
+        return True
+    *done, last = text.split(", ")
+    return (all(_whole(p, source) for p in done)
+            and (_whole(last, source) if ended else (last == "" or last in source)))
+
+
+_TOKEN_TEXTS: dict[int, tuple[dict[str, list[int]], list[int]]] = {}
+
+
+def _token_texts(tokenizer) -> tuple[dict[str, list[int]], list[int]]:
+    """(token text -> ids, ids of tokens with no letter or digit) of a tokenizer, special tokens left out;
+    computed once per tokenizer."""
+    key = id(tokenizer)
+    if key not in _TOKEN_TEXTS:
+        special = set(tokenizer.all_special_ids)
+        by_text: dict[str, list[int]] = {}
+        for i in range(len(tokenizer)):
+            if i not in special:
+                by_text.setdefault(tokenizer.decode([i]), []).append(i)
+        marks = [i for t, ids in by_text.items() if not any(c.isalnum() for c in t) for i in ids]
+        _TOKEN_TEXTS[key] = (by_text, marks)
+    return _TOKEN_TEXTS[key]
+
+
+class CopyConstraint(LogitsProcessor):
+    """Copy-constrained greedy decoding (our design; the paper decodes freely): at every step each row takes its
+    highest-scoring token that keeps the answer a copy of the row's passage (``copies``) — or EOS, allowed once
+    the answer is a whole copy — so a phenotype answer can only be a phrase the passage states, or "not
+    relevant". Which phrase, and whether to answer at all, is still the model's choice. `sources[b]` is batch
+    row b's passage; `start` the prompts' padded length.
+
+    Cheap: a row's candidate tokens are fixed once (every token whose text, or its text without leading spaces,
+    occurs in the passage or the stock reply, and punctuation/space tokens); each step checks only those, best
+    score first, and stops at the first that ``copies`` accepts."""
+
+    MAX_TOKEN_CHARS = 24
+
+    def __init__(self, tokenizer, sources: list[str], start: int):
+        self.tokenizer, self.start = tokenizer, start
+        self.sources = [" ".join(s.split()) for s in sources]
+        self.eos = tokenizer.eos_token_id
+        by_text, marks = _token_texts(tokenizer)
+        self.texts = {i: t for t, ids in by_text.items() for i in ids}
+        self.candidates = []
+        for src in self.sources:
+            ids = set(marks)
+            for text in (src, NOT_RELEVANT):
+                for j in range(len(text)):
+                    for k in range(j + 1, min(j + self.MAX_TOKEN_CHARS, len(text)) + 1):
+                        for piece in (text[j:k], " " + text[j:k]):
+                            ids.update(by_text.get(piece, ()))
+            self.candidates.append(torch.tensor(sorted(ids), dtype=torch.long))
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        out = torch.full_like(scores, float("-inf"))
+        for b in range(scores.shape[0]):
+            ids = input_ids[b, self.start:].tolist()
+            if self.eos in ids:  # finished row: padding follows
+                out[b] = scores[b]
+                continue
+            text, src, cand = self.tokenizer.decode(ids, skip_special_tokens=True), self.sources[b], self.candidates[b]
+            best = None
+            for t in cand[scores[b, cand].argsort(descending=True)].tolist():
+                if scores[b, t] < scores[b, self.eos]:
+                    break  # EOS scores higher than every candidate left
+                if copies(text + self.texts[t], src):
+                    best = t
+                    break
+            if best is None:  # EOS; or, while the answer is not yet a whole copy, the best allowed candidate
+                best = self.eos if copies(text, src, final=True) else next(
+                    (t for t in cand[scores[b, cand].argsort(descending=True)].tolist()
+                     if copies(text + self.texts[t], src)), self.eos)
+            out[b, best] = scores[b, best]
+        return out
+
+
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int, desc: str = "generating",
-             use_cache: bool = True) -> list[str]:
+             use_cache: bool = True, sources: list[str | None] | None = None) -> list[str]:
     """Greedy continuation of each prompt (prompt excluded), batched with left padding. Order preserved.
 
     Prompts are sorted by length inside the call so a batch pads little; outputs come back in input order.
+    `sources` (one per prompt; None = free) restricts a prompt's continuation to copies of its source
+    (``CopyConstraint``); constrained and free prompts are generated in separate batches.
     """
     model = on_best_device(model).eval()
     out: list[str | None] = [None] * len(prompts)
+    sources = sources or [None] * len(prompts)
+    free = [i for i, s in enumerate(sources) if s is None]
+    held = [i for i, s in enumerate(sources) if s is not None]
+    for group in (free, held):
+        for i, text in zip(group, _generate([prompts[i] for i in group], [sources[i] for i in group], model,
+                                            tokenizer, max_new_tokens, batch_size, desc, use_cache)):
+            out[i] = text
+    return out
+
+
+def _generate(prompts, sources, model, tokenizer, max_new_tokens, batch_size, desc, use_cache) -> list[str]:
+    out: list[str | None] = [None] * len(prompts)
     for idx, enc in _left_padded_batches(model, tokenizer, prompts, batch_size, desc):
+        held = [sources[i] for i in idx]
+        extra = ({"logits_processor": LogitsProcessorList([CopyConstraint(tokenizer, held, enc["input_ids"].shape[1])])}
+                 if held and held[0] is not None else {})
         gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, use_cache=use_cache,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **extra)
         new = gen[:, enc["input_ids"].shape[1]:]
         for i, row in zip(idx, new):
             out[i] = tokenizer.decode(row, skip_special_tokens=True)
@@ -103,22 +215,31 @@ def sentence_prompts(row) -> list[str]:
     """The passage-level prompts of one note-level phenotype instance: each passage of the note (``passages``)
     asked the instance's question, in the instance's prompt style; worked examples put before "In the text:"
     (retrieval) are kept in front of every passage."""
+    return [p for p, _ in sentence_prompt_passages(row)]
+
+
+def sentence_prompt_passages(row) -> list[tuple[str, str]]:
+    """``sentence_prompts`` with each prompt's passage: (prompt, passage text)."""
     context = str(row["context"])
     at = context.find(INPUT_PREFIX)
     head, rest = (context[:at], context[at:]) if at > 0 else ("", context)
     body, question = split_input(rest, row["field"])
     style = row.get("style", "alpaca") if hasattr(row, "get") else "alpaca"
-    return [render(row["instruction"], head + join_input(t, question), style) for t in passage_texts(body)]
+    return [(render(row["instruction"], head + join_input(t, question), style), t) for t in passage_texts(body)]
 
 
-def assemble(answers: list[list[str]], weights: list[float] | None = None) -> tuple[list[str], int]:
-    """A note-level answer from its passages' answers: every passage that states a value votes for it with its
-    weight (default 1; ``predict`` passes the model's confidence that the passage is relevant, 1 − p(not
-    relevant)), and the value with the largest total wins (compared lower-cased; ties go to the one stated
-    last: reports end with their synoptic summary); NOT_MENTIONED when no passage states one. Also returns how
-    many distinct values the passages stated (> 1 = a conflict)."""
+def assemble(answers: list[list[str]], weights: list[float] | None = None, normalise=None) -> tuple[list[str], int]:
+    """A note-level answer from its passages' answers: each passage's phrase is first written in the label
+    vocabulary by `normalise` (a ``normalise.AnswerNormaliser`` bound to the field; None = as written), then
+    every passage that states a value votes for it with its weight (default 1; ``predict`` passes the model's
+    confidence that the passage is relevant, 1 − p(not relevant)), and the value with the largest total wins
+    (compared lower-cased; ties go to the one stated last: reports end with their synoptic summary);
+    NOT_MENTIONED when no passage states one. Also returns how many distinct values the passages stated
+    (> 1 = a conflict)."""
     weights = [1.0] * len(answers) if weights is None else weights
     stated = [(", ".join(a), w) for a, w in zip(answers, weights) if a and ", ".join(a).lower() != NOT_RELEVANT]
+    if normalise is not None:
+        stated = [(normalise(s), w) for s, w in stated]
     if not stated:
         return [NOT_MENTIONED], 0
     totals: dict[str, float] = {}
@@ -129,7 +250,7 @@ def assemble(answers: list[list[str]], weights: list[float] | None = None) -> tu
 
 
 def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, desc: str = "generating",
-            return_details: bool = False):
+            return_details: bool = False, normaliser=None, copy: bool = False):
     """Predictions for note-level instances: (raw outputs, parsed answer lists).
 
     Diagnosis rows: greedy generation from the row's prompt. Phenotype rows: the paper's sentence-level QA —
@@ -139,11 +260,16 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     the passage's vote in ``assemble``), and a passage whose first token is the not-relevant reply's is
     taken as not relevant without generating (greedy decoding would continue it, so only the rare
     passage that starts "not relevant" and then says something else could differ); the rest are generated in
-    batches sorted by length, stopping at EOS. `return_details` adds a dict with passages read / generated and
-    conflicts per row."""
+    batches sorted by length, stopping at EOS. `normaliser` (``normalise.AnswerNormaliser``, fitted by
+    ``pipeline.answer_normaliser``) writes each passage's copied phrase in the label vocabulary before the vote;
+    None keeps phrases as written. `copy` decodes every passage answer copy-constrained (``CopyConstraint``:
+    a phrase of its passage or "not relevant"; diagnosis is generated freely). `return_details` adds a dict with passages read / generated, and per row
+    the conflicts and the phrases the passages answered."""
     rows = examples.to_dict("records")
     is_ph = [r["task"] == "phenotype_extraction" for r in rows]
-    per_row = [sentence_prompts(r) if ph else [r["prompt"]] for r, ph in zip(rows, is_ph)]
+    pairs = [sentence_prompt_passages(r) if ph else [(r["prompt"], None)] for r, ph in zip(rows, is_ph)]
+    per_row = [[p for p, _ in pp] for pp in pairs]
+    source = {p: t for pp in pairs for p, t in pp} if copy else {}
     uniq = list(dict.fromkeys(p for ph, ps in zip(is_ph, per_row) if ph for p in ps))
     nr = not_relevant_token(tokenizer, uniq[0]) if uniq else None
     first, p_nr = (first_tokens(model, tokenizer, uniq, batch_size, nr, desc=f"{desc}: reading")
@@ -152,16 +278,22 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     relevant = dict(zip(uniq, (1.0 - q for q in p_nr)))
     todo += [ps[0] for ph, ps in zip(is_ph, per_row) if not ph]
     todo = list(dict.fromkeys(todo))
-    text = dict(zip(todo, generate(model, tokenizer, todo, max_new_tokens, batch_size, desc=desc)))
+    text = dict(zip(todo, generate(model, tokenizer, todo, max_new_tokens, batch_size, desc=desc,
+                                   sources=[source.get(p) for p in todo])))
     raw, parsed, details = [], [], []
-    for ph, ps in zip(is_ph, per_row):
+    for row, ph, ps in zip(rows, is_ph, per_row):
         if not ph:
             raw.append(text[ps[0]]), parsed.append(parse_answer(text[ps[0]]))
             continue
         answers = [parse_answer(text[p]) if p in text else [NOT_RELEVANT] for p in ps]
-        ans, n_values = assemble(answers, [relevant[p] for p in ps])
+        phrases = [", ".join(a) for a in answers if a and ", ".join(a).lower() != NOT_RELEVANT]
+        if normaliser is not None and row["field"] in MERGED:  # values spread over sentences: merged
+            ans, n_values = split_answers(normaliser.merge(row["field"], phrases)) or [NOT_MENTIONED], 1
+        else:
+            norm = None if normaliser is None else (lambda phrase, f=row["field"]: normaliser(f, phrase))
+            ans, n_values = assemble(answers, [relevant[p] for p in ps], norm)
         raw.append(", ".join(ans)), parsed.append(ans)
-        details.append({"passages": len(ps), "conflict": n_values > 1})
+        details.append({"passages": len(ps), "conflict": n_values > 1, "phrases": phrases})
     if return_details:
         return raw, parsed, {"passage_prompts": len(uniq), "generated": len(todo), "rows": details}
     return raw, parsed

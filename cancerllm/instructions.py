@@ -193,18 +193,40 @@ def evidence_passages(bounds: list[tuple[int, int]], marks: list | None, report_
 
 
 def _states(passage: str, fld: str, gold: str) -> bool:
+    return _stated_phrase(passage, fld, gold) is not None
+
+
+def _stated_phrase(passage: str, fld: str, gold: str) -> str | None:
+    """The phrase of `passage` that states `gold` (a TNM token with its prefix, "pT2a" or "pT2N1"; otherwise
+    the gold text as the passage spells it), or None."""
     m = re.fullmatch(r"([TNM])([0-4]|X|is)", gold) if fld in ("t_stage", "n_stage", "m_stage") else None
     if m:
-        return re.search(rf"(?<![A-Za-z0-9])[pcyr]?(?:T\w*N\w*)?{m[1]}{m[2]}(?![0-9])", passage) is not None
-    return gold.lower() in passage.lower()
+        hit = re.search(rf"(?<![A-Za-z0-9])[pcyr]?(?:T\w*N\w*)?{m[1]}{m[2]}[a-d]?(?![0-9])", passage)
+        return hit[0] if hit else None
+    at = passage.lower().find(gold.lower())
+    return passage[at:at + len(gold)] if at >= 0 else None
+
+
+def evidence_phrase(report_text: str, bound: tuple[int, int], marks: list | None, fld: str, gold: str) -> str:
+    """What a passage's answer is in the paper's sentence-level QA: the phrase that states the field, as the
+    passage writes it ("26 mm", "pT2", "Gleason 3+4=7"; several marked phrases joined by ", "), from the
+    generator's marks when there are any, else found by the value (``_stated_phrase``); the gold itself when
+    neither finds one. ``normalise.AnswerNormaliser`` maps a phrase back to the label vocabulary."""
+    a, b = bound
+    if marks is not None:
+        pieces = sorted((max(a, s), min(b, e)) for s, e, f in marks if f == fld and s < b and a < e)
+        phrase = ", ".join(" ".join(report_text[s:e].split()) for s, e in pieces)
+        return phrase or gold
+    return _stated_phrase(" ".join(report_text[a:b].split()), fld, gold) or gold
 
 
 def sentence_examples(cohort: Cohort, split: str, style: str = "alpaca", negatives: float = 2.0,
                       seed: int = 42) -> pd.DataFrame:
     """The paper's sentence-level QA for phenotype extraction, as training / dev examples: for every labelled
     patient and field, each passage of the report that states the gold value is asked the field's question
-    ("In the text: <passage> What is ...?") and answered with the gold value; other passages answer
-    NOT_RELEVANT. All positives are kept, and `negatives` x as many not-relevant passages per field
+    ("In the text: <passage> What is ...?") and answered with the phrase that states it, as written
+    (``evidence_phrase``: "26 mm", not the label "2.6 cm"; column ``gold`` keeps the label); other passages
+    answer NOT_RELEVANT. All positives are kept, and `negatives` x as many not-relevant passages per field
     (seeded): half of them passages that state another field's value (the hard cases), half the rest (headers,
     margins, comments — without these the model invents a value for a header line). Same columns as
     ``build_instructions`` plus ``note_id``-free ids "<patient>:<field>:s<k>"."""
@@ -226,9 +248,10 @@ def sentence_examples(cohort: Cohort, split: str, style: str = "alpaca", negativ
             pick = hard[:n_hard] + easy[:n_neg - n_hard]
             pick += hard[n_hard:n_hard + max(0, n_neg - len(pick))]  # too few easy ones: more hard ones
             for k in sorted(yes + pick):
-                answer = str(lab[fld]) if pos[k] else NOT_RELEVANT
-                rows.append(_row(pid, lab, "phenotype_extraction", fld, PHENOTYPE_INSTRUCTION,
-                                 join_input(texts[k], QUESTIONS[fld]), answer, style, rid=f"{pid}:{fld}:s{k}"))
+                answer = evidence_phrase(report_text, bounds[k], marks, fld, str(lab[fld])) if pos[k] else NOT_RELEVANT
+                rows.append({**_row(pid, lab, "phenotype_extraction", fld, PHENOTYPE_INSTRUCTION,
+                                    join_input(texts[k], QUESTIONS[fld]), answer, style, rid=f"{pid}:{fld}:s{k}"),
+                             "gold": str(lab[fld]) if pos[k] else None})
     return pd.DataFrame(rows)
 
 

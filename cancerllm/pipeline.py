@@ -247,6 +247,25 @@ def load_sets(cfg) -> dict:
     return {s: pd.read_json(d / f"{s}.jsonl", lines=True, dtype=False) for s in SETS if (d / f"{s}.jsonl").is_file()}
 
 
+def reading(cfg) -> dict:
+    """The keyword arguments every stage that scores an LM passes to ``inference.predict``: the run's phrase ->
+    label normaliser (``answer_normaliser``) and its phenotype decoding (``phenotype_decoding``: copy-
+    constrained, or free as in the paper)."""
+    return {"normaliser": answer_normaliser(cfg), "copy": cfg.phenotype_decoding == "copy"}
+
+
+def answer_normaliser(cfg):
+    """The run's phrase -> label normaliser (``normalise.AnswerNormaliser``), fitted on its saved tuning
+    examples (the sentence-level positives: copied phrase and the note's label). Deterministic and cheap
+    (~0.1 s), so every stage that scores an LM refits it instead of storing it."""
+    from .normalise import AnswerNormaliser
+
+    path = cfg.stage_path(SFT_STAGE) / "instructions" / "sft_train.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no tuning examples; run 20_instruction_tuning first")
+    return AnswerNormaliser().fit(pd.read_json(path, lines=True, dtype=False))
+
+
 def instruction_table(sets: dict) -> pd.DataFrame:
     """Per task/field: note-level instances per split (train/dev/test) with the share whose gold is 'not
     mentioned', and the tuning examples (sft_train) with the share whose answer is 'not relevant'."""

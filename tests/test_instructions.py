@@ -82,9 +82,13 @@ def test_sentence_examples_answer_with_value_or_not_relevant(big):
     neg = ex[ex["response"] == NOT_RELEVANT]
     assert len(neg) >= 1.5 * len(pos) > 0  # about `negatives` per evidence passage
     for r in pos.itertuples():
-        assert r.response == labels.loc[r.patient_id, r.field]
+        assert r.gold == labels.loc[r.patient_id, r.field]
         body, _ = split_input(r.context, r.field)
         assert len(body) < 400  # one passage, not the report
+        for piece in r.response.split(", "):  # the phrase as the passage writes it (the paper's span answer)
+            assert piece in body, (r.id, r.response, body)
+    assert pos["gold"].notna().all() and neg["gold"].isna().all()
+    assert (pos["response"] != pos["gold"]).mean() > 0.3  # "26 mm", "pT2", "G2": not the label itself
     again = instructions.sentence_examples(big, "train", "short", negatives=2.0, seed=3)
     assert again["id"].tolist() == ex["id"].tolist()  # seeded
 
@@ -118,3 +122,14 @@ def test_passages_lose_no_text(big):
     for text in list(big.notes["text"][:200]) + ["a  \nb \n\n  c. D"]:
         joined = "".join("".join(p.split()) for p in instructions.passage_texts(text))
         assert joined == "".join(text.split())
+
+
+def test_phrases_found_by_value_on_real_text():
+    """Real text has no generator marks: the phrase is the TNM token with its prefix, or the gold as written."""
+    text = "Staging: pT2a pN1b cM0.\nHistologic type: Invasive Ductal Carcinoma."
+    bounds = instructions.passages(text)
+    assert instructions.evidence_phrase(text, bounds[0], None, "t_stage", "T2") == "pT2a"
+    assert instructions.evidence_phrase(text, bounds[0], None, "n_stage", "N1") == "pN1b"
+    assert instructions.evidence_phrase(text, bounds[1], None, "histologic_type",
+                                        "invasive ductal carcinoma") == "Invasive Ductal Carcinoma"
+    assert instructions.evidence_phrase(text, bounds[1], None, "grade", "G3") == "G3"  # not stated: the gold

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from cancerllm import evaluation as ev
+from cancerllm import inference
 
 
 def _test_set(n=30):
@@ -30,5 +32,67 @@ def test_reading_table_counts_distinct_answers_and_gaps_to_baselines():
     assert tab.loc["no_cpt", "diagnosis: − rule"] < 0
     words = ev.reading_summary(tab, ["no_cpt", "cancer_cpt", "general_cpt"], min_distinct=4)
     assert "**no_cpt** gives a constant answer" in words
-    assert "**cancer_cpt** reads its input" in words and "above tfidf_logreg" in words
+    assert "**cancer_cpt** answers vary with the note" in words and "above tfidf_logreg" in words
     assert "general_cpt" not in words  # not in this run: not described
+
+
+@pytest.mark.parametrize("answer, final, ok", [
+    ("Bladder, trigone", True, True),          # two phrases of the passage, joined
+    ("Bladder, dder", True, False),            # a piece cut out of a word
+    ("thyroidectom", False, True),             # still growing: may become "thyroidectomy"
+    ("thyroidectom", True, False),             # but cannot end there
+    ("pT2", True, True),                       # a TNM component ends where the chain's next begins
+    ("T2", True, False),                       # ... but does not start inside "pT2"
+    ("pT3", True, False),                      # not in the passage
+    ("not rel", False, True), ("not relevant", True, True), ("not rel", True, False),
+    ("2.6 cm\nanything after the newline", False, True),
+    ("", True, True),                          # an empty answer is read as not relevant
+])
+def test_copies_accepts_only_whole_phrases_of_the_passage(answer, final, ok):
+    source = "SPECIMEN: A. Bladder, trigone, radical cystectomy pT2N1M0; thyroidectomy 2.6 cm"
+    assert inference.copies(answer, source, final=final) is ok
+
+
+def test_copy_constrained_generation_only_writes_phrases_of_the_passage():
+    from cancerllm import modeling
+    from cancerllm.config import make_config
+
+    texts = ["the tumor measures 2.5 cm", "grade 2 invasive ductal carcinoma", "no lymph node involvement"] * 4
+    tok = modeling.train_tokenizer(texts, 120)
+    cfg = make_config({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "num_key_value_heads": 1, "initializer_range": 0.2})
+    model = modeling.build_small_model(cfg, tok)  # random init: free decoding writes anything
+    sources = ["the tumor measures 2.5 cm", "grade 2 invasive ductal carcinoma", "no lymph node involvement"] * 2
+    prompts = [f"In the text: {s} What? ### Response:" + " x" * k for k, s in enumerate(sources)]
+    free = inference.generate(model, tok, prompts, 8, 4)
+    held = inference.generate(model, tok, prompts, 8, 4, sources=sources)
+    assert not all(inference.copies(a, s) for a, s in zip(free, sources))  # the constraint has work to do
+    assert all(inference.copies(a, s) for a, s in zip(held, sources))
+    mixed = inference.generate(model, tok, prompts, 8, 4, sources=[None, *sources[1:]])
+    assert mixed[0] == free[0] and mixed[1:] == held[1:]  # None = free; order kept across the two groups
+
+
+def test_copy_constraint_picks_what_a_scan_of_the_whole_vocabulary_picks():
+    """The processor checks only each passage's candidate tokens; an exhaustive scan, best score first, of every
+    token (EOS allowed once the answer is a whole copy) must choose the same token."""
+    import torch
+
+    from cancerllm import modeling
+
+    src = "FINAL DIAGNOSIS: A. Bladder, trigone, radical cystectomy: urothelial carcinoma, pT2N1M0, 2.6 cm."
+    tok = modeling.train_tokenizer([src, "not relevant", "the tumor measures 2.5 cm, grade 2"] * 4, 150)
+    gen = torch.Generator().manual_seed(0)
+    states = ["", " Bla", " Bladder", " Bladder, trig", " pT2", " not rel", " 2.6", " urothelial carcinoma"]
+    for text in states:
+        prompt = tok("x")["input_ids"]
+        ids = torch.tensor([prompt + tok(text, add_special_tokens=False)["input_ids"]])
+        proc = inference.CopyConstraint(tok, [src], len(prompt))
+        decoded = tok.decode(ids[0, len(prompt):].tolist(), skip_special_tokens=True)
+        for _ in range(20):
+            scores = torch.randn(1, len(tok), generator=gen)
+            chosen = int(proc(ids, scores.clone())[0].argmax())
+            ended = inference.copies(decoded, src, final=True)
+            special = set(tok.all_special_ids) - {tok.eos_token_id}
+            scan = [t for t in scores[0].argsort(descending=True).tolist() if t not in special and (
+                ended if t == tok.eos_token_id else inference.copies(decoded + tok.decode([t]), src))]
+            assert chosen == (scan[0] if scan else tok.eos_token_id), (text, chosen, scan[:3])

@@ -69,15 +69,9 @@ def predict_conditions(cfg, stacked: pd.DataFrame) -> dict[str, list[list[str]]]
     """Parsed answers of every trained model (cfg.ablation_models) on all stacked conditions, each model loaded
     once (pipeline.load_tuned merges each LoRA adapter into its base: about 3x faster on CPU). The
     untuned base (zero_shot, F1 0 in 30_evaluation) is left out to save a quarter of the chapter's CPU time."""
-    from .. import inference, pipeline
+    from ..evaluation import predict_ablation
 
-    preds = {}
-    for name in cfg.ablation_models:
-        model, tokenizer = pipeline.load_tuned(cfg, name)  # LoRA merged into the base: faster generation
-        _, preds[name] = inference.predict(model, tokenizer, stacked, cfg.max_new_tokens, cfg.eval_batch_size,
-                                           desc=name)
-        del model
-    return preds
+    return predict_ablation(cfg, stacked)
 
 
 def timings(train_df: pd.DataFrame, test_df: pd.DataFrame, names, seed: int, repeats: int = 3) -> pd.DataFrame:

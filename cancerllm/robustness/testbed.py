@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import evaluation, inference, pipeline
+from .. import evaluation
+from .scoring import counterfactual_rates
 from ..instructions import cap_examples
 from .counterfactual import counterfactual_set
 from .perturbations import perturb_bodies, with_body
@@ -25,13 +26,16 @@ def _perturb_block(base: pd.DataFrame, condition: str, rate: float, seed: int) -
     return pd.DataFrame(rows).assign(condition=condition, rate=float(rate))
 
 
-def build_testbed(test_df: pd.DataFrame, rates, ocr: bool, max_instances: int, seed: int) -> pd.DataFrame:
+def build_testbed(test_df: pd.DataFrame, rates, ocr: bool, max_instances: int, seed: int,
+                  counterfactual_max: int | None = None) -> pd.DataFrame:
     """Every condition in one DataFrame (predict it in one batched call per model).
 
     Columns: condition, rate, source_id, the instruction columns (context/prompt perturbed), original_answers
     (the gold before any edit; differs from ``answers`` only for counterfactual rows), n_edits. The same capped
     instances (``instructions.cap_examples``) in the same order for every noise/abbreviation condition;
     misspelling at rate 0 is the clean baseline (added when ``rates`` lacks 0); ids are "<id>|<condition>|<rate>".
+    Counterfactual rows are drawn from every editable test question, capped at `counterfactual_max` (None =
+    `max_instances`; -1 = all): a few dozen cases give an evidence-following rate whose CI spans ~30 points.
     """
     base = cap_examples(test_df, max_instances, seed)
     rates = sorted({0.0, *map(float, rates)})
@@ -40,7 +44,7 @@ def build_testbed(test_df: pd.DataFrame, rates, ocr: bool, max_instances: int, s
     blocks += [_perturb_block(base, c, 0.0, seed) for c in ("abbrev_contract", "abbrev_expand")]
     for b in blocks:
         b["original_answers"] = b["answers"]
-    cf, _ = counterfactual_set(test_df, max_instances, seed)
+    cf, _ = counterfactual_set(test_df, max_instances if counterfactual_max is None else counterfactual_max, seed)
     if not cf.empty:
         blocks.append(cf.assign(condition="counterfactual", rate=0.0))
     bed = pd.concat(blocks, ignore_index=True)
@@ -69,13 +73,27 @@ def predict_testbed(cfg, testbed: pd.DataFrame, train_df: pd.DataFrame, zero_sho
     if zero_shot:
         preds = evaluation.predict_models(cfg, uniq)
     else:
-        preds = {}
-        for name in cfg.ablation_models:
-            model, tokenizer = pipeline.load_tuned(cfg, name)
-            _, preds[name] = inference.predict(model, tokenizer, uniq, cfg.max_new_tokens, cfg.eval_batch_size,
-                                               desc=name)
-            del model
+        preds = evaluation.predict_ablation(cfg, uniq)
     preds.update(evaluation.predict_baselines(train_df, uniq, cfg.seed))
     pos = {p: i for i, p in enumerate(uniq["prompt"])}
     where = [pos[p] for p in testbed["prompt"]]
     return {s: [list(p[i]) for i in where] for s, p in preds.items()}
+
+
+def counterfactual_decoding(cfg, testbed: pd.DataFrame, preds: dict, n_boot: int, seed: int) -> pd.DataFrame:
+    """The counterfactual questions answered again by each ablation model decoding freely, beside the run's
+    copy-constrained answers (`preds`, from ``predict_testbed``): % evidence-, prior-following and other, with
+    95% CIs. Under copy-constrained decoding an answer can only be a phrase of the edited note, so the old
+    label is out of reach unless the note still states it; free decoding shows what the model itself would
+    write. Empty when the run decodes freely or has no counterfactual rows."""
+    mask = (testbed["condition"] == "counterfactual").to_numpy()
+    if cfg.phenotype_decoding != "copy" or not mask.any():
+        return pd.DataFrame(columns=["system", "decoding"])
+    cf = testbed[mask].reset_index(drop=True)
+    where = [i for i, m in enumerate(mask) if m]
+    free = evaluation.predict_ablation(cfg, cf, copy=False)
+    held = {name: [preds[name][i] for i in where] for name in free}
+    parts = [counterfactual_rates(cf, p, n_boot, seed).assign(decoding=evaluation.DECODINGS[c])
+             for c, p in ((True, held), (False, free))]
+    out = pd.concat(parts, ignore_index=True)
+    return out[["system", "decoding"] + [c for c in out.columns if c not in ("system", "decoding")]]
