@@ -168,7 +168,10 @@ def copied_run(tmp_path):
     cfg = make_config({"runs_root": str(tmp_path / "runs"), "run_name": "original", **TINY, "max_new_tokens": 4,
                        "bootstrap_samples": 10})
     corpora = training.cpt_corpora(generate_cohort(cfg.n_patients, seed=cfg.seed, n_general_notes=4), cfg.seed)
-    model, _ = pipeline.prepare_base(cfg, corpora)
+    model, tokenizer = pipeline.prepare_base(cfg, corpora)
+    cohort = generate_cohort(cfg.n_patients, seed=cfg.seed)
+    pipeline.save_sets(pipeline.instruction_sets(cfg, cohort, tokenizer),
+                       cfg.stage_path(pipeline.SFT_STAGE) / "instructions")  # what 20_instruction_tuning saves
     adapter = pipeline.sft_dir(cfg, "no_cpt") / "final"
     get_peft_model(model, training.lora_config(2, 4, 0.0, "all-linear")).save_pretrained(adapter)
     (adapter / "base.json").write_text(json.dumps(pipeline.init_fingerprint(cfg, "no_cpt")))
