@@ -124,17 +124,18 @@ class CopyConstraint(LogitsProcessor):
                 out[b] = scores[b]
                 continue
             text, src, cand = self.tokenizer.decode(ids, skip_special_tokens=True), self.sources[b], self.candidates[b]
+            row = scores[b].detach().float().cpu()  # one copy per row: no device sync per candidate on a GPU
+            order = cand[row[cand].argsort(descending=True)].tolist()
             best = None
-            for t in cand[scores[b, cand].argsort(descending=True)].tolist():
-                if scores[b, t] < scores[b, self.eos]:
+            for t in order:
+                if row[t] < row[self.eos]:
                     break  # EOS scores higher than every candidate left
                 if copies(text + self.texts[t], src):
                     best = t
                     break
             if best is None:  # EOS; or, while the answer is not yet a whole copy, the best allowed candidate
                 best = self.eos if copies(text, src, final=True) else next(
-                    (t for t in cand[scores[b, cand].argsort(descending=True)].tolist()
-                     if copies(text + self.texts[t], src)), self.eos)
+                    (t for t in order if copies(text + self.texts[t], src)), self.eos)
             out[b, best] = scores[b, best]
         return out
 

@@ -239,8 +239,11 @@ def console_progress(trainer) -> None:
     executed notebook and so in the book; swap it for the console tqdm bar (stderr), which the analyst still
     sees while a cell runs and the book drops (``nb_output_stderr: remove``). The losses are plotted instead."""
     from transformers.trainer_callback import ProgressCallback
-    from transformers.utils.notebook import NotebookProgressCallback
 
+    try:
+        from transformers.utils.notebook import NotebookProgressCallback
+    except ImportError:  # no IPython (a headless GPU box): the Trainer cannot be using the notebook table
+        return
     if trainer.pop_callback(NotebookProgressCallback) is not None:
         trainer.add_callback(ProgressCallback)
 
