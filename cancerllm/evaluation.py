@@ -292,6 +292,93 @@ def reading_summary(table: pd.DataFrame, models: list[str], min_distinct: int = 
     return "\n".join(lines) or "*No language model in this run.*"
 
 
+def test_subsets(cohort, test: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Boolean masks over `test`'s rows for the subsets chapter 30 scores beside the whole test split:
+    *answerable* (drops phenotype questions whose gold value is stated in no passage of the report:
+    ``instructions.unanswerable_ids``; real registry labels are sometimes not in the text) and *no
+    cross-split duplicates* (drops test patients with a report that is an exact or near duplicate, character
+    n-gram cosine >= 0.9, of a report in another split: ``profiling.duplicated_across_splits``)."""
+    from .instructions import unanswerable_ids
+    from .profiling import duplicated_across_splits, duplicates
+
+    unanswerable = unanswerable_ids(cohort, "test")
+    dup_patients = duplicated_across_splits(cohort, duplicates(cohort))
+    return {"all": np.ones(len(test), dtype=bool),
+            "answerable": ~test["id"].isin(unanswerable).to_numpy(),
+            "no cross-split duplicates": ~test["patient_id"].isin(dup_patients).to_numpy()}
+
+
+def subset_table(test: pd.DataFrame, preds: dict, subsets: dict[str, np.ndarray], metric: str = HEADLINE) -> pd.DataFrame:
+    """Mean F1 (×100, reference scorer) per system (columns) on each task x subset (rows) of ``test_subsets``,
+    with the subset's question count."""
+    inst = instance_table(test, preds, metric)
+    systems = list(preds)
+    rows = []
+    for task in TASKS:
+        is_task = (test["task"] == task).to_numpy()
+        if not is_task.any():
+            continue
+        for name, mask in subsets.items():
+            keep = is_task & mask
+            row = {"task": task, "subset": name, "questions": int(keep.sum())}
+            for system in systems:
+                f1 = inst.loc[inst["system"] == system, "f1"].to_numpy()[keep]
+                row[system] = round(float(f1.mean()), 1) if len(f1) else float("nan")
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["task", "subset"])
+
+
+def subset_summary(table: pd.DataFrame, system: str = "cancer_cpt") -> str:
+    """``subset_table`` in words: per task, how many questions each subset drops and how `system`'s F1 moves."""
+    if system not in table.columns:
+        return ""
+    lines = []
+    for task in table.index.get_level_values("task").unique():
+        t = table.loc[task]
+        full = t.loc["all"]
+        for name in [n for n in t.index if n != "all"]:
+            r = t.loc[name]
+            dropped = int(full["questions"] - r["questions"])
+            if dropped == 0:
+                lines.append(f"- **{task}**, {name}: drops no question; F1 unchanged.")
+                continue
+            vs = ", ".join(f"{b} {full[b]:.1f} → {r[b]:.1f}" for b in ("tfidf_logreg", "rule") if b in t.columns)
+            lines.append(f"- **{task}**, {name}: drops {dropped} of {int(full['questions'])} questions; "
+                         f"{system} {full[system]:.1f} → {r[system]:.1f}" + (f" ({vs})." if vs else "."))
+    return "\n".join(lines)
+
+
+def field_gap_table(instances: pd.DataFrame, system: str = "cancer_cpt",
+                    baselines_: tuple[str, ...] = ("tfidf_logreg", "rule")) -> pd.DataFrame:
+    """Phenotype F1 per field: `system` beside each baseline, and its gap to each (positive = ahead)."""
+    ph = by_group(instances[instances["task"] == "phenotype_extraction"], "field")
+    if system not in ph.columns:
+        return ph
+    cols = [c for c in (system, *baselines_) if c in ph.columns]
+    out = ph[cols].copy()
+    for b in baselines_:
+        if b in ph.columns:
+            out[f"{system} − {b}"] = (ph[system] - ph[b]).round(1)
+    out["questions"] = instances[(instances["task"] == "phenotype_extraction")
+                                 & (instances["system"] == system)].groupby("field").size()
+    return out
+
+
+def field_gap_summary(table: pd.DataFrame, system: str = "cancer_cpt") -> str:
+    """``field_gap_table`` in words: per baseline, the fields where `system` is ahead of / behind it."""
+    lines = []
+    for base, label in (("tfidf_logreg", "TF-IDF"), ("rule", "the rule baseline")):
+        col = f"{system} − {base}"
+        if col not in table.columns:
+            continue
+        ahead = [f"{f} ({g:+.1f})" for f, g in table[col].items() if g > 0]
+        behind = [f"{f} ({g:+.1f})" for f, g in table[col].items() if g < 0]
+        lines.append(f"- Against {label}, **{system}** is ahead on {len(ahead)} of {len(table)} fields"
+                     + (f" — {', '.join(ahead)}" if ahead else "") + f"; behind on {len(behind)}"
+                     + (f" — {', '.join(behind)}" if behind else "") + ".")
+    return "\n".join(lines)
+
+
 def error_gallery(test: pd.DataFrame, preds: dict, system: str, is_real: bool, n: int = 6) -> pd.DataFrame:
     """Wrong answers of one system: synthetic data shows question context excerpts; real data shows only
     field-level error counts (never note text)."""
@@ -306,12 +393,14 @@ def error_gallery(test: pd.DataFrame, preds: dict, system: str, is_real: bool, n
 
 
 def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = None) -> Path:
-    """Score every trained model of a finished run on another file in the same schema (all its patients are
-    test instances). Writes metrics.json (and predictions) into out_dir (default run_dir/external/<file stem>).
+    """Score every trained model of a finished run, and the rule and TF-IDF baselines refit on the run's own
+    training split, on another file: the custom-notes schema, or the TCGA reports' CSV format
+    (``loaders.is_tcga_format``). All its patients are test instances (a split column is ignored). Writes
+    metrics.json (same shape as chapter 30's) and predictions into out_dir (default run_dir/external/<file stem>).
     Models are loaded from `run_dir` itself: the manifest gives the params, never the location (a copied or moved
     run directory must not be scored with the models of the run it was copied from)."""
     from .config import make_config
-    from .data.loaders import load_custom
+    from .data.loaders import check_cohort, is_tcga_format, load_custom, read_tcga_reports
     from .errors import DataError, RunDirError
     from .instructions import build_instructions
     from .provenance import read_manifest, write_json
@@ -339,15 +428,22 @@ def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = N
     clash = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)  # checked before any model loads
     if clash is not None and not clash.is_dir():
         raise DataError(f"{clash}: is a file; --out must name a folder")
-    cohort = load_custom(Path(data_path), [0.0, 0.0, 1.0], cfg.seed)
+    if is_tcga_format(Path(data_path)):
+        cohort = check_cohort(read_tcga_reports(Path(data_path), keep_split=False), str(data_path))
+    else:
+        cohort = load_custom(Path(data_path), [0.0, 0.0, 1.0], cfg.seed)
     cohort.notes["split"], cohort.labels["split"] = "test", "test"
     if not cohort.fields and cohort.labels["diagnosis"].isna().all():  # known before any model loads
         raise DataError(f"{data_path}: no labelled instances (needs phenotype label columns or a diagnosis column)")
+    train = pipeline.load_sets(cfg).get("train")  # what the run's baselines were fitted on (stage 20 saves it)
+    if train is None:
+        raise RunDirError(f"{cfg.stage_path(pipeline.SFT_STAGE) / 'instructions' / 'train.jsonl'}: missing — the "
+                          "run's instruction tuning stage has not finished")
     _, tokenizer = pipeline.load_base(cfg)
     test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens, cfg.prompt_style)
     if test.empty:
         raise DataError(f"{data_path}: no labelled instances (needs phenotype label columns or a diagnosis column)")
-    preds = predict_ablation(cfg, test)
+    preds = {**predict_ablation(cfg, test), **predict_baselines(train, test, cfg.seed)}
     scores = score(test, preds, cfg.bootstrap_samples, cfg.seed)
     save_predictions(out_dir, test, preds)
     n = {t: int((test["task"] == t).sum()) for t in TASKS}

@@ -255,11 +255,8 @@ def sentence_examples(cohort: Cohort, split: str, style: str = "alpaca", negativ
     return pd.DataFrame(rows)
 
 
-def answerability(cohort: Cohort, split: str | None = None) -> pd.DataFrame:
-    """The answerable-instruction invariant, per field: instances whose gold is a value (not NOT_MENTIONED),
-    and the share of them whose value is stated in at least one passage the model is asked about
-    (``evidence_passages``); plus passages per report. Used in notebooks/20_instruction_tuning.ipynb."""
-    rows = []
+def _answerable_rows(cohort: Cohort, split: str | None = None):
+    """(instance id, field, answerable, passages) of every phenotype instance whose gold is a value."""
     for sp in ([split] if split else ["train", "dev", "test"]):
         for pid, lab, report_text, _, marks in _patients(cohort, sp):
             bounds = passages(report_text)
@@ -267,12 +264,23 @@ def answerability(cohort: Cohort, split: str | None = None) -> pd.DataFrame:
                 gold = lab[fld]
                 if not isinstance(gold, str) or gold == NOT_MENTIONED:
                     continue
-                rows.append({"field": fld, "answerable": any(evidence_passages(bounds, marks, report_text, fld, gold)),
-                             "passages": len(bounds)})
-    df = pd.DataFrame(rows, columns=["field", "answerable", "passages"])
+                yield f"{pid}:{fld}", fld, any(evidence_passages(bounds, marks, report_text, fld, gold)), len(bounds)
+
+
+def answerability(cohort: Cohort, split: str | None = None) -> pd.DataFrame:
+    """The answerable-instruction invariant, per field: instances whose gold is a value (not NOT_MENTIONED),
+    and the share of them whose value is stated in at least one passage the model is asked about
+    (``evidence_passages``); plus passages per report. Used in notebooks/20_instruction_tuning.ipynb."""
+    df = pd.DataFrame([r[1:] for r in _answerable_rows(cohort, split)], columns=["field", "answerable", "passages"])
     out = df.groupby("field", sort=False).agg(instances=("answerable", "size"), answerable=("answerable", "sum"))
     out["% answerable"] = (100 * out["answerable"] / out["instances"]).round(1)
     return out.reindex([f for f in cohort.fields if f in out.index])
+
+
+def unanswerable_ids(cohort: Cohort, split: str) -> set[str]:
+    """Ids of the split's phenotype instances whose gold value is stated in no passage of the report (real
+    labels come from registry tables: some are genuinely not in the text). Chapter 30 scores without them."""
+    return {rid for rid, _, ok, _ in _answerable_rows(cohort, split) if not ok}
 
 
 # The input (``context``) of an example is framed by ``join_input`` and unframed by ``split_input``; the

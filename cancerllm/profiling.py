@@ -102,6 +102,17 @@ def duplicates(cohort: Cohort, threshold: float = 0.9, max_notes: int = 3000) ->
     return df
 
 
+def duplicated_across_splits(cohort: Cohort, dups: pd.DataFrame, split: str = "test") -> set[str]:
+    """Patients of `split` with a note that is an exact or near duplicate (``duplicates``) of a note in another
+    split. Chapter 30 scores the test split with and without them."""
+    cross = dups[dups["crosses_splits"]]
+    notes = cohort.notes.set_index("note_id")["patient_id"]
+    hits = set()
+    for a, b, sa, sb in cross[["note_a", "note_b", "split_a", "split_b"]].itertuples(index=False):
+        hits |= {notes[n] for n, s in ((a, sa), (b, sb)) if s == split}
+    return hits
+
+
 def leakage_check(cohort: Cohort, dups: pd.DataFrame) -> pd.DataFrame:
     """The split-leakage checks, each with its count (all should be 0)."""
     per_patient = cohort.notes.groupby("patient_id")["split"].nunique()

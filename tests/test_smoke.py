@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -113,7 +114,30 @@ def test_external_validation_on_unseen_file(tiny_run, tmp_path):
     ev = json.loads((tmp_path / "ext" / "metrics.json").read_text())
     assert ev["n_instances"] == {"phenotype_extraction": 8 * 12, "diagnosis_generation": 12}
     for task in ("phenotype_extraction", "diagnosis_generation"):
-        assert set(ev[task]) == {"no_cpt", "general_cpt", "cancer_cpt"}
+        assert set(ev[task]) == {"no_cpt", "general_cpt", "cancer_cpt", "rule", "tfidf_logreg"}
         for metric in ("exact_match", "bleu2", "rouge_l_reference", "rouge_l", "clinical_exact_match"):
             m = ev[task]["cancer_cpt"][metric]
             assert set(m) == {"precision", "recall", "f1", "ci_low", "ci_high"} and 0 <= m["f1"] <= 100
+
+
+def test_external_validation_on_tcga_format_file(tiny_run, tmp_path):
+    """Reports in the TCGA file's format (reports_labeled_dev.csv's columns; its split column ignored) are
+    scored like chapter 30: every LM and both baselines, refit on the run's own training split."""
+    from cancerllm.data.synthetic import generate_cohort
+
+    _, run_dir = tiny_run
+    other = generate_cohort(10, seed=778)
+    rep = other.notes[other.notes["note_type"] == "pathology_report"].merge(other.labels, on="patient_id")
+    data = tmp_path / "reports_other_site.csv"
+    pd.DataFrame({"patient_id": rep["patient_id"], "patient_filename": rep["note_id"], "text": rep["text"],
+                  "cancer_type": rep["cancer_type"], "cancer_type_name": rep["diagnosis"],
+                  "t_stage": rep["t_stage"], "n_stage": rep["n_stage"], "m_stage": rep["m_stage"],
+                  "histological_type_cdr": rep["histologic_type"], "histological_grade_cdr": rep["grade"],
+                  "split": "train"}).to_csv(data, index=False)  # a split column that must be ignored
+    proc = _cli("evaluate", "--run", str(run_dir), "--data", str(data), "--out", str(tmp_path / "ext"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ev = json.loads((tmp_path / "ext" / "metrics.json").read_text())
+    assert ev["n_instances"] == {"phenotype_extraction": 5 * 10, "diagnosis_generation": 10}
+    assert set(ev["diagnosis_generation"]) == {"no_cpt", "general_cpt", "cancer_cpt", "rule", "tfidf_logreg"}
+    preds = (tmp_path / "ext" / "predictions" / "tfidf_logreg.jsonl").read_text().splitlines()
+    assert len(preds) == 60

@@ -168,34 +168,65 @@ def check_cells(df: pd.DataFrame, path: Path) -> None:
                 raise DataError(f"{path}: row {row}: {col} must be a string, got {type(value).__name__} {value!r}")
 
 
-def load_tcga(data_dir: Path) -> Cohort:
-    """892 real TCGA pathology reports (one per patient) with T/N/M, grade, histology, cancer type.
+#: the columns that mark a file in the TCGA reports' format (``reports_labeled_dev.csv``)
+TCGA_COLUMNS = ["patient_id", "patient_filename", "text", "cancer_type", "cancer_type_name", "t_stage"]
 
-    The fixed train/dev/test split that ships with the file is kept. Diagnosis = the TCGA cancer type name.
-    Grade "[Not Available]"/"[Unknown]" and empty N/M mean *no label* (skipped), not "not mentioned".
-    """
+
+def is_tcga_format(path: Path) -> bool:
+    """Whether a table has the TCGA reports' columns (``TCGA_COLUMNS``), read from its header only."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    header = pd.read_csv(path, nrows=0).columns
+    return all(c in header for c in TCGA_COLUMNS)
+
+
+def read_tcga_reports(path: Path, keep_split: bool = True) -> Cohort:
+    """Pathology reports in the TCGA file's format (one per patient, its columns as in
+    ``reports_labeled_dev.csv``): T/N/M, grade, histology, diagnosis = the cancer type name. `keep_split`
+    keeps the file's split column; otherwise (external validation: any split column ignored) every report is a
+    test report. Grade "[Not Available]"/"[Unknown]", bracketed histology and empty N/M mean *no label*
+    (skipped), not "not mentioned"."""
+    path = Path(path)
+    df = read_table(path)
+    needed = TCGA_COLUMNS + (["split"] if keep_split else [])
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: missing required column '{missing[0]}'")
+    if df.empty:
+        raise DataError(f"{path}: no data rows (only a header)")
+    split = df["split"] if keep_split else "test"
+    notes = pd.DataFrame({
+        "patient_id": df["patient_id"], "note_id": df["patient_filename"], "note_type": "pathology_report",
+        "text": df["text"], "split": split,
+    })
+    check_cells(notes, path)  # the same row checks as your own notes (ids, whitespace)
+
+    def column(name):
+        return df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+
+    grade = column("histological_grade_cdr")
+    grade = grade.where(~grade.isin(["[Not Available]", "[Unknown]"]))
+    hist = column("histological_type_cdr")
+    labels = pd.DataFrame({
+        "patient_id": df["patient_id"], "cancer_type": df["cancer_type"], "split": split,
+        "tumor_site": None, "tumor_size": None,
+        "histologic_type": hist.where(~hist.astype(str).str.startswith("[") & hist.notna()),
+        "grade": grade, "t_stage": df["t_stage"], "n_stage": column("n_stage"), "m_stage": column("m_stage"),
+        "biomarker_status": None, "diagnosis": df["cancer_type_name"],
+    })[LABEL_COLUMNS]
+    return Cohort(name=path.stem, is_real=True, notes=notes, labels=labels, fields=TCGA_FIELDS)
+
+
+def load_tcga(data_dir: Path) -> Cohort:
+    """892 real TCGA pathology reports (one per patient) with T/N/M, grade, histology, cancer type
+    (``read_tcga_reports``). The fixed train/dev/test split that ships with the file is kept."""
     path = Path(data_dir) / "tcga-reports" / "reports_labeled_dev.csv"
     if not path.is_file():
         raise DataError(f"{path}: file not found; {TCGA_HINT}")
-    df = read_table(path)
-    missing = [c for c in ["patient_id", "text", "split", "cancer_type", "t_stage"] if c not in df.columns]
-    if missing:
-        raise DataError(f"{path}: missing required column '{missing[0]}'")
-    notes = pd.DataFrame({
-        "patient_id": df["patient_id"], "note_id": df["patient_filename"], "note_type": "pathology_report",
-        "text": df["text"], "split": df["split"],
-    })
-    check_cells(notes, path)  # the same row checks as your own notes (ids, whitespace)
-    grade = df["histological_grade_cdr"].where(~df["histological_grade_cdr"].isin(["[Not Available]", "[Unknown]"]))
-    labels = pd.DataFrame({
-        "patient_id": df["patient_id"], "cancer_type": df["cancer_type"], "split": df["split"],
-        "tumor_site": None, "tumor_size": None,
-        "histologic_type": df["histological_type_cdr"].where(~df["histological_type_cdr"].str.startswith("[", na=True)),
-        "grade": grade, "t_stage": df["t_stage"], "n_stage": df["n_stage"], "m_stage": df["m_stage"],
-        "biomarker_status": None, "diagnosis": df["cancer_type_name"],
-    })[LABEL_COLUMNS]
-    general = load_mtsamples_general(data_dir)
-    cohort = Cohort(name="tcga", is_real=True, notes=notes, labels=labels, general=general, fields=TCGA_FIELDS)
+    cohort = read_tcga_reports(path)
+    cohort = Cohort(name="tcga", is_real=True, notes=cohort.notes, labels=cohort.labels,
+                    general=load_mtsamples_general(data_dir), fields=TCGA_FIELDS)
     return check_cohort(cohort, str(path))
 
 
