@@ -196,13 +196,52 @@ def _states(passage: str, fld: str, gold: str) -> bool:
     return _stated_phrase(passage, fld, gold) is not None
 
 
+#: clauses of a passage, for the fields whose value real reports write in words (grade, histology)
+_CLAUSE = re.compile(r"[^.;,\n]+")
+_MAX_CLAUSE_WORDS = 12  # a longer clause is no phrase to copy: fall back to the gold text itself
+
+
 def _stated_phrase(passage: str, fld: str, gold: str) -> str | None:
-    """The phrase of `passage` that states `gold` (a TNM token with its prefix, "pT2a" or "pT2N1"; otherwise
-    the gold text as the passage spells it), or None."""
+    """The phrase of `passage` that states `gold`, as the passage writes it, or None. Used for real text (no
+    generator marks), so it reads values the way real reports write them:
+
+    - T/N/M: the category token with its prefix ("pT2a", "pT2N1"); a zero the OCR read as the letter O counts
+      when a p/c/y/r prefix makes it a stage ("pNO", "pT3NOMX"; a bare "NO" is the word);
+    - grade ("G2" or "grade 2"): the first clause the rule baseline's grade reader reads as that grade
+      ("moderately differentiated", "Fuhrman grade 2/4", "Nottingham grade 2");
+    - histology: the first clause whose histology keyword (the rule baseline's reader) is the gold's
+      ("invasive ductal carcinoma" for the registry's "Infiltrating Ductal Carcinoma");
+    - otherwise, and as the fall-back, the gold text itself (case-insensitive).
+
+    The readers are the ones ``normalise.AnswerNormaliser`` uses, so a phrase found here is one the normaliser
+    writes back as a value of the gold's kind."""
     m = re.fullmatch(r"([TNM])([0-4]|X|is)", gold) if fld in ("t_stage", "n_stage", "m_stage") else None
     if m:
         hit = re.search(rf"(?<![A-Za-z0-9])[pcyr]?(?:T\w*N\w*)?{m[1]}{m[2]}[a-d]?(?![0-9])", passage)
+        if hit is None and m[2] == "0":
+            from .baselines.staging import extract_tnm
+
+            ocr = re.search(rf"(?<![A-Za-z0-9])[pcyr](?:T\w*?)?(?:N\w*?)?{m[1]}O(?![a-z0-9])", passage)
+            hit = ocr if ocr and extract_tnm(ocr[0]).get(m[1]) == gold else None
         return hit[0] if hit else None
+    grade = re.fullmatch(r"(?:G|grade )([1-5])", gold) if fld == "grade" else None
+    if grade or fld == "histologic_type":
+        if grade:
+            from .baselines.staging import extract_grade
+
+            def reads(clause):
+                return str(extract_grade(clause)) == grade[1]
+        else:
+            from .baselines.histology import extract_histology
+
+            want = extract_histology(gold)
+
+            def reads(clause):
+                return want is not None and extract_histology(clause) == want
+        for c in _CLAUSE.finditer(passage):
+            clause = c[0].strip()
+            if clause and len(clause.split()) <= _MAX_CLAUSE_WORDS and reads(clause):
+                return clause
     at = passage.lower().find(gold.lower())
     return passage[at:at + len(gold)] if at >= 0 else None
 
