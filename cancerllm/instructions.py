@@ -208,7 +208,8 @@ def _stated_phrase(passage: str, fld: str, gold: str) -> str | None:
     - T/N/M: the category token with its prefix ("pT2a", "pT2N1"); a zero the OCR read as the letter O counts
       when a p/c/y/r prefix makes it a stage ("pNO", "pT3NOMX"; a bare "NO" is the word);
     - grade ("G2" or "grade 2"): the first clause the rule baseline's grade reader reads as that grade
-      ("moderately differentiated", "Fuhrman grade 2/4", "Nottingham grade 2");
+      ("moderately differentiated", "Fuhrman grade 2/4", "Nottingham grade 2"), without a "Header:" when
+      the value alone still reads;
     - histology: the first clause whose histology keyword (the rule baseline's reader) is the gold's
       ("invasive ductal carcinoma" for the registry's "Infiltrating Ductal Carcinoma");
     - otherwise, and as the fall-back, the gold text itself (case-insensitive).
@@ -241,7 +242,8 @@ def _stated_phrase(passage: str, fld: str, gold: str) -> str | None:
         for c in _CLAUSE.finditer(passage):
             clause = c[0].strip()
             if clause and len(clause.split()) <= _MAX_CLAUSE_WORDS and reads(clause):
-                return clause
+                value = clause.rsplit(":", 1)[-1].strip()  # "Histologic type: Papillary carcinoma" -> the value
+                return value if value and reads(value) else clause
     at = passage.lower().find(gold.lower())
     return passage[at:at + len(gold)] if at >= 0 else None
 

@@ -133,3 +133,23 @@ def test_phrases_found_by_value_on_real_text():
     assert instructions.evidence_phrase(text, bounds[1], None, "histologic_type",
                                         "invasive ductal carcinoma") == "Invasive Ductal Carcinoma"
     assert instructions.evidence_phrase(text, bounds[1], None, "grade", "G3") == "G3"  # not stated: the gold
+
+
+def test_real_text_values_found_as_reports_write_them():
+    """Grade in words, histology by its keyword under the registry's name, and an OCR'd zero ("pNO") count as
+    stated, and the phrase is the value as written (without its "Header:"); a bare word "NO" does not."""
+    def phrase(text, fld, gold):
+        return instructions.evidence_phrase(text, (0, len(text)), None, fld, gold)
+
+    assert phrase("Histologic grade: Moderately differentiated.", "grade", "G2") == "Moderately differentiated"
+    assert phrase("Fuhrman grade: 2/4; size 3 cm", "grade", "G2") == "Fuhrman grade: 2/4"
+    assert instructions.evidence_passages([(0, 20)], None, "Fuhrman grade 2/4 ..", "grade", "G3") == [False]
+    assert phrase("Histologic Type: Papillary carcinoma, classic", "histologic_type",
+                  "Thyroid Papillary Carcinoma - Classical/usual") == "Papillary carcinoma"
+    assert phrase("Diagnosis: invasive ductal carcinoma", "histologic_type",
+                  "Infiltrating Ductal Carcinoma") == "invasive ductal carcinoma"
+    assert phrase("pT3NOMX", "n_stage", "N0") == "pT3NO" and phrase("(pNO) 0/12 nodes", "n_stage", "N0") == "pNO"
+    text = "NO MALIGNANCY IDENTIFIED IN NODES"
+    assert instructions.evidence_passages([(0, len(text))], None, text, "n_stage", "N0") == [False]
+    long = "Diagnosis " + "word " * 15 + "adenocarcinoma"  # a clause too long to be a phrase: not found by keyword
+    assert instructions.evidence_passages([(0, len(long))], None, long, "histologic_type", "Lung Adenocarcinoma") == [False]
