@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from datasets import Dataset
+from transformers.trainer_callback import ProgressCallback
 
 from .data.schema import Cohort
 from .modeling import count_parameters, on_best_device
@@ -237,15 +238,23 @@ def _cost_metrics(trainer, clock: _StepClock, measured, tokens_per_step) -> dict
 def console_progress(trainer) -> None:
     """In a notebook the Trainer reports progress with an HTML table of per-step losses that stays in the
     executed notebook and so in the book; swap it for the console tqdm bar (stderr), which the analyst still
-    sees while a cell runs and the book drops (``nb_output_stderr: remove``). The losses are plotted instead."""
-    from transformers.trainer_callback import ProgressCallback
-
+    sees while a cell runs and the book drops (``nb_output_stderr: remove``). The bar alone: transformers'
+    console callback also prints every step's log dict to *stdout*, which the book keeps (a TCGA book once
+    carried ~12,000 such lines, and their learning rates' digits tripped the publishing gate's MRN-like-number
+    rule). The losses are plotted instead."""
     try:
         from transformers.utils.notebook import NotebookProgressCallback
     except ImportError:  # no IPython (a headless GPU box): the Trainer cannot be using the notebook table
         return
     if trainer.pop_callback(NotebookProgressCallback) is not None:
-        trainer.add_callback(ProgressCallback)
+        trainer.add_callback(BarOnlyProgress)
+
+
+class BarOnlyProgress(ProgressCallback):
+    """transformers' console progress bar without its per-step log lines on stdout (``console_progress``)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        return None
 
 
 def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):

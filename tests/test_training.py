@@ -194,9 +194,10 @@ def test_paper_profile_dry_run_builds_7b_shape_without_weights():
                           "effective_batch": 4, "max_grad_norm": 0.3, "adapter": "continue"}
 
 
-def test_trainer_reports_progress_on_the_console_bar_in_a_notebook(world, tmp_path, monkeypatch):
+def test_trainer_reports_progress_on_the_console_bar_in_a_notebook(world, tmp_path, monkeypatch, capsys):
     """In a notebook transformers picks NotebookProgressCallback (an HTML per-step loss table that stayed in the
-    book); _train swaps it for the console bar on stderr, which the book drops."""
+    book); _train swaps it for the console bar on stderr, which the book drops, without the per-step log dicts
+    transformers' console callback prints on stdout (which the book keeps)."""
     import transformers.trainer as hf_trainer
     from transformers.trainer_callback import ProgressCallback
     from transformers.utils.notebook import NotebookProgressCallback
@@ -214,4 +215,6 @@ def test_trainer_reports_progress_on_the_console_bar_in_a_notebook(world, tmp_pa
     training.run_cpt(cfg, pipeline.load_base(cfg)[0], tok, corpora["cancer"]["train"], tmp_path / "cpt",
                      stop_after_steps=1)
     assert NotebookProgressCallback in seen["before"]
-    assert NotebookProgressCallback not in seen["after"] and ProgressCallback in seen["after"]
+    assert NotebookProgressCallback not in seen["after"] and training.BarOnlyProgress in seen["after"]
+    assert issubclass(training.BarOnlyProgress, ProgressCallback)
+    assert "'loss'" not in capsys.readouterr().out
