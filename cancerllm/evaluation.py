@@ -292,7 +292,7 @@ def reading_summary(table: pd.DataFrame, models: list[str], min_distinct: int = 
     return "\n".join(lines) or "*No language model in this run.*"
 
 
-def test_subsets(cohort, test: pd.DataFrame) -> dict[str, np.ndarray]:
+def scoring_subsets(cohort, test: pd.DataFrame) -> dict[str, np.ndarray]:
     """Boolean masks over `test`'s rows for the subsets chapter 30 scores beside the whole test split:
     *answerable* (drops phenotype questions whose gold value is stated in no passage of the report:
     ``instructions.unanswerable_ids``; real registry labels are sometimes not in the text) and *no
@@ -309,7 +309,7 @@ def test_subsets(cohort, test: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def subset_table(test: pd.DataFrame, preds: dict, subsets: dict[str, np.ndarray], metric: str = HEADLINE) -> pd.DataFrame:
-    """Mean F1 (×100, reference scorer) per system (columns) on each task x subset (rows) of ``test_subsets``,
+    """Mean F1 (×100, reference scorer) per system (columns) on each task x subset (rows) of ``scoring_subsets``,
     with the subset's question count."""
     inst = instance_table(test, preds, metric)
     systems = list(preds)

@@ -201,6 +201,23 @@ _CLAUSE = re.compile(r"[^.;,\n]+")
 _MAX_CLAUSE_WORDS = 12  # a longer clause is no phrase to copy: fall back to the gold text itself
 
 
+def _value_reader(fld: str, gold: str):
+    """For the fields real reports write in words: a test of whether a clause states `gold`, by the rule
+    baseline's reader for the field (grade: the grade number; histology: the histology keyword); None for the
+    other fields, or when the reader cannot read the gold itself."""
+    if fld == "grade":
+        from .baselines.staging import extract_grade
+
+        grade = re.fullmatch(r"(?:G|grade )([1-5])", gold)
+        return None if grade is None else (lambda clause: str(extract_grade(clause)) == grade[1])
+    if fld == "histologic_type":
+        from .baselines.histology import extract_histology
+
+        want = extract_histology(gold)
+        return None if want is None else (lambda clause: extract_histology(clause) == want)
+    return None
+
+
 def _stated_phrase(passage: str, fld: str, gold: str) -> str | None:
     """The phrase of `passage` that states `gold`, as the passage writes it, or None. Used for real text (no
     generator marks), so it reads values the way real reports write them:
@@ -225,20 +242,8 @@ def _stated_phrase(passage: str, fld: str, gold: str) -> str | None:
             ocr = re.search(rf"(?<![A-Za-z0-9])[pcyr](?:T\w*?)?(?:N\w*?)?{m[1]}O(?![a-z0-9])", passage)
             hit = ocr if ocr and extract_tnm(ocr[0]).get(m[1]) == gold else None
         return hit[0] if hit else None
-    grade = re.fullmatch(r"(?:G|grade )([1-5])", gold) if fld == "grade" else None
-    if grade or fld == "histologic_type":
-        if grade:
-            from .baselines.staging import extract_grade
-
-            def reads(clause):
-                return str(extract_grade(clause)) == grade[1]
-        else:
-            from .baselines.histology import extract_histology
-
-            want = extract_histology(gold)
-
-            def reads(clause):
-                return want is not None and extract_histology(clause) == want
+    reads = _value_reader(fld, gold)
+    if reads is not None:
         for c in _CLAUSE.finditer(passage):
             clause = c[0].strip()
             if clause and len(clause.split()) <= _MAX_CLAUSE_WORDS and reads(clause):

@@ -11,6 +11,7 @@ Used in notebooks/10_continued_pretraining.ipynb and notebooks/20_instruction_tu
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from pathlib import Path
@@ -19,7 +20,6 @@ import numpy as np
 import pandas as pd
 import torch
 from datasets import Dataset
-from transformers.trainer_callback import ProgressCallback
 
 from .data.schema import Cohort
 from .modeling import count_parameters, on_best_device
@@ -247,14 +247,21 @@ def console_progress(trainer) -> None:
     except ImportError:  # no IPython (a headless GPU box): the Trainer cannot be using the notebook table
         return
     if trainer.pop_callback(NotebookProgressCallback) is not None:
-        trainer.add_callback(BarOnlyProgress)
+        trainer.add_callback(bar_only_progress())
 
 
-class BarOnlyProgress(ProgressCallback):
-    """transformers' console progress bar without its per-step log lines on stdout (``console_progress``)."""
+@functools.cache
+def bar_only_progress() -> type:
+    """transformers' console progress bar without its per-step log lines on stdout (``console_progress``). A
+    class made on first use: importing transformers' callbacks costs ~2.6 s, which every notebook kernel that
+    imports this module would otherwise pay."""
+    from transformers.trainer_callback import ProgressCallback
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        return None
+    class BarOnlyProgress(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            return None
+
+    return BarOnlyProgress
 
 
 def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):

@@ -45,8 +45,8 @@ def test_duplicated_across_splits_finds_test_patients_only():
     dups = duplicates(cohort)
     assert duplicated_across_splits(cohort, dups) == {"A", "C"}
     assert duplicated_across_splits(cohort, dups, split="train") == {"B"}
-    assert duplicated_across_splits(_cohort([("A", "test", REPORT, "T2"), ("C", "train", other, "T2")]),
-                                    duplicates(_cohort([("A", "test", REPORT, "T2"), ("C", "train", other, "T2")]))) == set()
+    apart = _cohort([("A", "test", REPORT, "T2"), ("C", "train", other, "T2")])
+    assert duplicated_across_splits(apart, duplicates(apart)) == set()
 
 
 def test_subset_table_scores_each_subset_on_its_own_rows():
@@ -55,7 +55,7 @@ def test_subset_table_scores_each_subset_on_its_own_rows():
     assert list(test["id"]) == ["A:t_stage", "A:diagnosis", "B:t_stage", "B:diagnosis"]
     gold = [list(a) for a in test["answers"]]
     preds = {"cancer_cpt": [gold[0], ["x"], ["T2"], gold[3]], "tfidf_logreg": [["T4"], gold[1], gold[2], ["x"]]}
-    subsets = ev.test_subsets(cohort, test)
+    subsets = ev.scoring_subsets(cohort, test)
     assert subsets["answerable"].tolist() == [True, True, False, True]
     assert subsets["no cross-split duplicates"].tolist() == [False, False, True, True]  # A's report is in train
     tab = ev.subset_table(test, preds, subsets)
@@ -113,3 +113,14 @@ def test_tcga_format_missing_column_names_it(tmp_path):
     pd.read_csv(path).drop(columns="cancer_type_name").to_csv(path, index=False)
     assert not is_tcga_format(path)  # then it is read as your own notes' schema, which names its own columns
     assert TCGA_COLUMNS[-2] == "cancer_type_name"
+
+
+def test_tcga_format_sniff_leaves_unreadable_files_to_the_notes_reader(tmp_path):
+    """A file that cannot be read as CSV is not the TCGA format (the custom-notes reader then gives its one
+    clear error), and the sniff itself never raises."""
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes("patient_id,caf\xe9".encode("latin-1") + b"\xff\xfe\n1,2\n")  # undecodable header
+    assert is_tcga_format(bad) is False
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert is_tcga_format(empty) is False

@@ -215,6 +215,6 @@ def test_trainer_reports_progress_on_the_console_bar_in_a_notebook(world, tmp_pa
     training.run_cpt(cfg, pipeline.load_base(cfg)[0], tok, corpora["cancer"]["train"], tmp_path / "cpt",
                      stop_after_steps=1)
     assert NotebookProgressCallback in seen["before"]
-    assert NotebookProgressCallback not in seen["after"] and training.BarOnlyProgress in seen["after"]
-    assert issubclass(training.BarOnlyProgress, ProgressCallback)
+    assert NotebookProgressCallback not in seen["after"] and training.bar_only_progress() in seen["after"]
+    assert issubclass(training.bar_only_progress(), ProgressCallback)
     assert "'loss'" not in capsys.readouterr().out

@@ -8,6 +8,7 @@ Used in notebooks/00_data_profiling.ipynb and by every later stage through `load
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -177,7 +178,10 @@ def is_tcga_format(path: Path) -> bool:
     path = Path(path)
     if path.suffix.lower() != ".csv" or not path.is_file():
         return False
-    header = pd.read_csv(path, nrows=0).columns
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return False  # not readable as the TCGA format: the custom-notes reader names what is wrong with it
     return all(c in header for c in TCGA_COLUMNS)
 
 
@@ -224,9 +228,7 @@ def load_tcga(data_dir: Path) -> Cohort:
     path = Path(data_dir) / "tcga-reports" / "reports_labeled_dev.csv"
     if not path.is_file():
         raise DataError(f"{path}: file not found; {TCGA_HINT}")
-    cohort = read_tcga_reports(path)
-    cohort = Cohort(name="tcga", is_real=True, notes=cohort.notes, labels=cohort.labels,
-                    general=load_mtsamples_general(data_dir), fields=TCGA_FIELDS)
+    cohort = dataclasses.replace(read_tcga_reports(path), name="tcga", general=load_mtsamples_general(data_dir))
     return check_cohort(cohort, str(path))
 
 
