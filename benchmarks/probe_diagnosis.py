@@ -10,8 +10,6 @@ Prints one JSON line (last line). Decided that diagnosis is not a budget problem
 """
 import argparse
 import json
-import random
-import re
 import time
 from pathlib import Path
 
@@ -47,16 +45,8 @@ notes = {s: instructions.build_instructions(cohort, s, tok, 256, 24, "short") fo
 dx = {s: d[d.task == "diagnosis_generation"].reset_index(drop=True) for s, d in notes.items()}
 
 
-def augmented(df: pd.DataFrame) -> pd.DataFrame:
-    rng, extra = random.Random(cfg.seed), []
-    for r in df.to_dict("records"):
-        sections = [p for p in re.split(r"\n\s*\n", r["context"]) if p.strip()]
-        for body in sections + ["\n\n".join(rng.sample(sections, len(sections)))]:
-            extra.append({**r, "context": body, "prompt": instructions.render(r["instruction"], body, "short")})
-    return pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
-
-
-train = augmented(dx["train"]) if a.augment else dx["train"]
+train = pd.concat([dx["train"], instructions.section_views(dx["train"], "short", cfg.seed)], ignore_index=True) \
+    if a.augment else dx["train"]
 t0 = time.time()
 model, _ = training.run_sft(cfg, model, tok, train, dx["train"].sample(32, random_state=0), Path(a.out) / "sft")
 res = {"args": vars(a), "tuning_rows": len(train), "labelled": len(dx["train"]),

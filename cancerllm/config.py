@@ -92,6 +92,7 @@ class Config:
     prompt_style: str = "alpaca"  # alpaca = the reference's template (paper) | short = no preamble (CPU demo)
     sft_negatives: float = 2.0  # not-relevant passages per passage that states the value (sentence-level QA)
     sft_diagnosis_repeat: int = 1  # each diagnosis example appears this many times in the SFT set
+    sft_diagnosis_views: bool = False  # also tune on each input section alone and shuffled, same label (ours)
     ablation_models: list = field(default_factory=lambda: ["no_cpt", "general_cpt", "cancer_cpt"])
     # --- precision and hardware ----------------------------------------------------------------
     bf16: bool = False  # fp32 is deterministic on CPU; paper: True

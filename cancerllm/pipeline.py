@@ -135,10 +135,12 @@ def instruction_sets(cfg, cohort, tokenizer) -> dict[str, pd.DataFrame]:
 def sft_examples(cfg, cohort, notes: pd.DataFrame, split: str) -> pd.DataFrame:
     """Tuning examples of one split: the sentence-level phenotype QA (``instructions.sentence_examples``) and the
     split's diagnosis instances, each repeated sft_diagnosis_repeat times (one diagnosis example per patient
-    against ~10 passages per field: without the repeat diagnosis gets ~3% of the gradient steps)."""
+    against ~10 passages per field: without the repeat diagnosis gets ~3% of the gradient steps), plus with
+    sft_diagnosis_views each diagnosis input's sections alone and shuffled (``instructions.section_views``)."""
     phen = sentence_examples(cohort, split, cfg.prompt_style, cfg.sft_negatives, cfg.seed)
     diag = notes[notes["task"] == "diagnosis_generation"]
-    return pd.concat([phen] + [diag] * cfg.sft_diagnosis_repeat, ignore_index=True)
+    views = [section_views(diag, cfg.prompt_style, cfg.seed)] if cfg.sft_diagnosis_views else []
+    return pd.concat([phen] + [diag] * cfg.sft_diagnosis_repeat + views, ignore_index=True)
 
 
 def instruction_tuning(cfg, sets: dict) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 
 from cancerllm import instructions
@@ -153,3 +154,19 @@ def test_real_text_values_found_as_reports_write_them():
     assert instructions.evidence_passages([(0, len(text))], None, text, "n_stage", "N0") == [False]
     long = "Diagnosis " + "word " * 15 + "adenocarcinoma"  # a clause too long to be a phrase: not found by keyword
     assert instructions.evidence_passages([(0, len(long))], None, long, "histologic_type", "Lung Adenocarcinoma") == [False]
+
+
+def test_section_views_keep_the_label_and_every_section():
+    df = pd.DataFrame([
+        {"id": "P1:diagnosis", "instruction": "I", "context": "Site: left breast.\n\nAssessment: carcinoma.",
+         "response": "Malignant neoplasm of left female breast", "prompt": "x"},
+        {"id": "P2:diagnosis", "instruction": "I", "context": "Assessment: one section only.", "response": "y",
+         "prompt": "x"},
+    ])
+    views = instructions.section_views(df, "short", seed=0)
+    assert list(views.columns) == list(df.columns)
+    assert views["id"].tolist() == ["P1:diagnosis#view0", "P1:diagnosis#view1", "P1:diagnosis#view2"]
+    assert views["context"].tolist()[:2] == ["Site: left breast.", "Assessment: carcinoma."]
+    assert sorted(views["context"].iloc[2].split("\n\n")) == ["Assessment: carcinoma.", "Site: left breast."]
+    assert set(views["response"]) == {"Malignant neoplasm of left female breast"}
+    assert all(p == instructions.render("I", c, "short") for p, c in zip(views["prompt"], views["context"]))
