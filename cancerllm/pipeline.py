@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from . import modeling, training
-from .instructions import build_instructions, cap_examples, frame_texts, sentence_examples
+from .instructions import build_instructions, cap_examples, frame_texts, section_views, sentence_examples
 from .modeling import ModelError
 from .provenance import file_sha256
 from .safe_weights import check_adapter_dir

@@ -170,3 +170,19 @@ def test_section_views_keep_the_label_and_every_section():
     assert sorted(views["context"].iloc[2].split("\n\n")) == ["Assessment: carcinoma.", "Site: left breast."]
     assert set(views["response"]) == {"Malignant neoplasm of left female breast"}
     assert all(p == instructions.render("I", c, "short") for p, c in zip(views["prompt"], views["context"]))
+
+
+def test_sft_examples_add_the_views_only_when_asked(cohort):
+    from cancerllm import pipeline
+    from cancerllm.config import make_config
+
+    tok = train_tokenizer([r for r in cohort.notes["text"]] + instructions.frame_texts(), 300)
+    notes = instructions.build_instructions(cohort, "train", tok, 256, 24, "short")
+    n_dx = int((notes["task"] == "diagnosis_generation").sum())
+    plain = pipeline.sft_examples(make_config({"sft_diagnosis_repeat": 2}), cohort, notes, "train")
+    viewed = pipeline.sft_examples(make_config({"sft_diagnosis_repeat": 2, "sft_diagnosis_views": True}), cohort,
+                                   notes, "train")
+    views = viewed[viewed["id"].str.contains("#view")]
+    assert (plain["task"] == "diagnosis_generation").sum() == 2 * n_dx
+    assert len(viewed) == len(plain) + len(views) and len(views) > n_dx  # >= 2 sections + 1 shuffle each
+    assert set(views["task"]) == {"diagnosis_generation"}
