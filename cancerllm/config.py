@@ -26,7 +26,7 @@ from .errors import ParamsError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STAGES = ["00_data_profiling", "10_continued_pretraining", "20_instruction_tuning", "30_evaluation",
-          "40_robustness", "50_efficiency", "60_retrieval"]
+          "35_calibration", "40_robustness", "50_efficiency", "60_retrieval"]
 RETRIEVERS = ["bm25", "tfidf", "char_ngram"]
 DATA_SOURCES = ["synthetic", "tcga", "custom"]
 
@@ -105,6 +105,10 @@ class Config:
     eval_batch_size: int = 16
     max_eval_instances: int = 120  # cap on scored test instances (both tasks, balanced across fields); -1 = all
     bootstrap_samples: int = 200  # bootstrap resamples for 95% CIs
+    # --- calibration and abstention (ours; the paper reports no confidence) ----------------------
+    calibration_target: float = 0.95  # accuracy the defer threshold aims for (chosen on dev, applied to test)
+    calibration_bins: int = 10  # equal-width confidence bins of the ECE and the reliability diagrams
+    calibration_max_dev_instances: int = -1  # dev instances the threshold and temperature are fitted on; -1 = all
     # --- robustness (our testbed design; the paper's was not published) -----------------------
     robustness_rates: list = field(default_factory=lambda: [0.0, 0.1, 0.3])  # misspelling rates: fraction of words edited
     robustness_ocr: bool = True  # also sweep OCR-style confusions (l/1, O/0, rn/m, I/l, S/5, cl/d, e/c) at the same rates
@@ -169,7 +173,7 @@ _POSITIVE = {
     "sft_lora_r", "sft_lora_alpha", "max_new_tokens", "eval_batch_size", "bootstrap_samples",
     "initializer_range", "cpt_learning_rate", "sft_learning_rate", "cpt_num_train_epochs",
     "sft_num_train_epochs", "efficiency_steps", "retrieval_k", "sft_negatives", "sft_diagnosis_repeat",
-    "sft_max_grad_norm",
+    "sft_max_grad_norm", "calibration_bins",
 }
 _NON_NEGATIVE = {"n_unlabelled_patients", "n_general_notes"}
 #: rates, ratios and probabilities: in [0, 1)
@@ -177,7 +181,7 @@ _UNIT = {"ocr_noise_rate", "cpt_warmup_ratio", "sft_warmup_ratio", "cpt_weight_d
          "sft_lora_dropout"}
 #: -1 = no cap, else > 0
 _CAPS = {"cpt_max_steps", "sft_max_steps", "max_sft_examples", "max_eval_instances", "robustness_max_instances",
-         "counterfactual_max_instances", "retrieval_max_instances"}
+         "counterfactual_max_instances", "retrieval_max_instances", "calibration_max_dev_instances"}
 #: numpy's legacy seeding (which transformers.set_seed calls) takes 0 <= seed < 2**32
 SEED_MAX = 2**32 - 1
 #: one directory name that is safe in a path and in a one-line message; the run directory holds deeper paths
@@ -287,6 +291,9 @@ def make_config(params: dict, source: str = "<params>") -> Config:
                           f"got {cfg.save_steps!r}")
     if cfg.sft_adapter == "full" and cfg.load_in_4bit:  # 4-bit weights cannot be trained directly
         raise ParamsError(f"{source}: key 'sft_adapter' cannot be 'full' with load_in_4bit: true (use 'new')")
+    if not 0 < cfg.calibration_target <= 1:
+        raise ParamsError(f"{source}: key 'calibration_target' must be an accuracy in (0, 1], "
+                          f"got {cfg.calibration_target!r}")
     rates = cfg.robustness_rates
     if not rates or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in rates):
         raise ParamsError(f"{source}: key 'robustness_rates' must be a non-empty list of numbers in [0, 1), got {rates!r}")

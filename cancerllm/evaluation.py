@@ -58,19 +58,36 @@ def predict_models(cfg, test: pd.DataFrame, details: dict | None = None) -> dict
     return preds
 
 
-def predict_ablation(cfg, examples: pd.DataFrame, **decoding) -> dict:
+def predict_ablation(cfg, examples: pd.DataFrame, confidence: dict | None = None, **decoding) -> dict:
     """Parsed answers of each trained ablation model (``cfg.ablation_models``) on `examples`, each model loaded
     once (a LoRA merged into its base: ~3x faster on CPU), decoded as the run says (``pipeline.reading``) unless
-    `decoding` overrides it (``copy=False``: free greedy decoding). Used by chapters 30, 40 and 60 and
-    ``external_validation``."""
+    `decoding` overrides it (``copy=False``: free greedy decoding). A `confidence` dict is filled with each
+    model's per-answer confidences ({"sequence": [...], "normalised": [...]}, ``inference.predict``). Used by
+    chapters 30, 35, 40 and 60 and ``external_validation``."""
     reading = {**pipeline.reading(cfg), **decoding}
     preds = {}
     for name in cfg.ablation_models:
         model, tokenizer = pipeline.load_tuned(cfg, name)
-        _, preds[name] = inference.predict(model, tokenizer, examples, cfg.max_new_tokens, cfg.eval_batch_size,
-                                           desc=name, **reading)
+        _, preds[name], det = inference.predict(model, tokenizer, examples, cfg.max_new_tokens, cfg.eval_batch_size,
+                                                desc=name, return_details=True, **reading)
+        if confidence is not None:
+            confidence[name] = det["confidence"]
         del model
     return preds
+
+
+def predict_confident(cfg, train: pd.DataFrame, examples: pd.DataFrame) -> dict[str, dict]:
+    """Every ablation model's and TF-IDF's answers on `examples` with a confidence per answer (chapter 35):
+    {system: {"answers": [...], "sequence": [...], "normalised": [...]}} — for the LMs the answer's sequence
+    probability and its per-token geometric mean (``inference.predict``), for TF-IDF (fitted on `train`) its
+    ``predict_proba`` under both keys. The rule baseline has no confidence and is left out."""
+    conf: dict = {}
+    preds = predict_ablation(cfg, examples, confidence=conf)
+    out = {name: {"answers": preds[name], **conf[name]} for name in preds}
+    tfidf = baselines.TfidfBaseline(seed=cfg.seed).fit(train)
+    c = tfidf.confidence(examples).tolist()
+    out["tfidf_logreg"] = {"answers": tfidf.predict(examples), "sequence": c, "normalised": c}
+    return out
 
 
 DECODINGS = {True: "copy (ours)", False: "free (the paper's)"}

@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessor, LogitsProcessorList
@@ -142,36 +143,60 @@ class CopyConstraint(LogitsProcessor):
 
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int, desc: str = "generating",
-             use_cache: bool = True, sources: list[str | None] | None = None) -> list[str]:
+             use_cache: bool = True, sources: list[str | None] | None = None, logprobs: list | None = None) -> list[str]:
     """Greedy continuation of each prompt (prompt excluded), batched with left padding. Order preserved.
 
     Prompts are sorted by length inside the call so a batch pads little; outputs come back in input order.
     `sources` (one per prompt; None = free) restricts a prompt's continuation to copies of its source
-    (``CopyConstraint``); constrained and free prompts are generated in separate batches.
+    (``CopyConstraint``); constrained and free prompts are generated in separate batches. A `logprobs` list is
+    filled, in input order, with (sum of the generated tokens' log-probabilities, number of tokens) per prompt,
+    counted up to and including EOS; under a copy constraint the probabilities are renormalised over the
+    tokens it allows (what the model chose among).
     """
     model = on_best_device(model).eval()
     out: list[str | None] = [None] * len(prompts)
+    scored: list[tuple[float, int] | None] = [None] * len(prompts)
     sources = sources or [None] * len(prompts)
     free = [i for i, s in enumerate(sources) if s is None]
     held = [i for i, s in enumerate(sources) if s is not None]
     for group in (free, held):
-        for i, text in zip(group, _generate([prompts[i] for i in group], [sources[i] for i in group], model,
-                                            tokenizer, max_new_tokens, batch_size, desc, use_cache)):
+        lp: list = []
+        texts = _generate([prompts[i] for i in group], [sources[i] for i in group], model, tokenizer,
+                          max_new_tokens, batch_size, desc, use_cache, lp if logprobs is not None else None)
+        for k, (i, text) in enumerate(zip(group, texts)):
             out[i] = text
+            if logprobs is not None:
+                scored[i] = lp[k]
+    if logprobs is not None:
+        logprobs[:] = scored
     return out
 
 
-def _generate(prompts, sources, model, tokenizer, max_new_tokens, batch_size, desc, use_cache) -> list[str]:
+def _generate(prompts, sources, model, tokenizer, max_new_tokens, batch_size, desc, use_cache,
+              logprobs: list | None = None) -> list[str]:
     out: list[str | None] = [None] * len(prompts)
+    scored: list[tuple[float, int] | None] = [None] * len(prompts)
     for idx, enc in _left_padded_batches(model, tokenizer, prompts, batch_size, desc):
         held = [sources[i] for i in idx]
         extra = ({"logits_processor": LogitsProcessorList([CopyConstraint(tokenizer, held, enc["input_ids"].shape[1])])}
                  if held and held[0] is not None else {})
+        if logprobs is not None:
+            extra.update(return_dict_in_generate=True, output_scores=True)
         gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, use_cache=use_cache,
                              pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **extra)
-        new = gen[:, enc["input_ids"].shape[1]:]
+        seqs = gen.sequences if logprobs is not None else gen
+        new = seqs[:, enc["input_ids"].shape[1]:]
+        if logprobs is not None:
+            step = model.compute_transition_scores(seqs, gen.scores, normalize_logits=True).float()
+            ended = (new == tokenizer.eos_token_id).long().cumsum(-1)
+            keep = (ended == 0) | ((ended == 1) & (new == tokenizer.eos_token_id))  # up to and including EOS
+            step = torch.where(keep & torch.isfinite(step), step, torch.zeros_like(step))
+            for i, total, n in zip(idx, step.sum(-1).tolist(), keep.sum(-1).tolist()):
+                scored[i] = (total, int(n))
         for i, row in zip(idx, new):
             out[i] = tokenizer.decode(row, skip_special_tokens=True)
+    if logprobs is not None:
+        logprobs[:] = scored
     return out
 
 
@@ -250,6 +275,21 @@ def assemble(answers: list[list[str]], weights: list[float] | None = None, norma
     return split_answers(stated[best][0]), len(totals)
 
 
+def note_confidence(p_not_relevant: list[float], stated: list[tuple[str, float]], answer: str | None) -> float:
+    """The confidence of a note-level phenotype answer from its passages (our combination; the paper reports
+    none). ``p_not_relevant``: each passage's probability of the *not relevant* reply; ``stated``: (value as
+    voted, probability of the phrase the passage generated) for every passage that stated a value; ``answer``:
+    the value the vote chose, None for *not mentioned*. P(no passage states a value) = the product of the
+    passages' p(not relevant); a *not mentioned* answer gets that, a value gets its complement times the
+    value's share of the stated passages' phrase probabilities (1 when every stated passage agrees)."""
+    p_none = float(np.prod(p_not_relevant)) if p_not_relevant else 1.0
+    if answer is None:
+        return p_none
+    mass = sum(w for _, w in stated)
+    share = sum(w for v, w in stated if v == answer) / mass if mass > 0 else 0.0
+    return (1.0 - p_none) * share
+
+
 def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, desc: str = "generating",
             return_details: bool = False, normaliser=None, copy: bool = False):
     """Predictions for note-level instances: (raw outputs, parsed answer lists).
@@ -264,8 +304,11 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     batches sorted by length, stopping at EOS. `normaliser` (``normalise.AnswerNormaliser``, fitted by
     ``pipeline.answer_normaliser``) writes each passage's copied phrase in the label vocabulary before the vote;
     None keeps phrases as written. `copy` decodes every passage answer copy-constrained (``CopyConstraint``:
-    a phrase of its passage or "not relevant"; diagnosis is generated freely). `return_details` adds a dict with passages read / generated, and per row
-    the conflicts and the phrases the passages answered."""
+    a phrase of its passage or "not relevant"; diagnosis is generated freely). `return_details` adds a dict
+    with passages read / generated, per phenotype row the conflicts and the phrases the passages answered, and
+    ``confidence``: per row, in order, the answer's probability — ``sequence`` (product of its tokens'
+    probabilities) and ``normalised`` (their geometric mean, per token); phenotype rows combine their
+    passages' by ``note_confidence``."""
     rows = examples.to_dict("records")
     is_ph = [r["task"] == "phenotype_extraction" for r in rows]
     pairs = [sentence_prompt_passages(r) if ph else [(r["prompt"], None)] for r, ph in zip(rows, is_ph)]
@@ -279,24 +322,47 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     relevant = dict(zip(uniq, (1.0 - q for q in p_nr)))
     todo += [ps[0] for ph, ps in zip(is_ph, per_row) if not ph]
     todo = list(dict.fromkeys(todo))
+    lp: list = []
     text = dict(zip(todo, generate(model, tokenizer, todo, max_new_tokens, batch_size, desc=desc,
-                                   sources=[source.get(p) for p in todo])))
-    raw, parsed, details = [], [], []
+                                   sources=[source.get(p) for p in todo], logprobs=lp)))
+    logp = dict(zip(todo, lp))
+    raw, parsed, details, conf = [], [], [], {"sequence": [], "normalised": []}
     for row, ph, ps in zip(rows, is_ph, per_row):
         if not ph:
             raw.append(text[ps[0]]), parsed.append(parse_answer(text[ps[0]]))
+            total, n = logp[ps[0]]
+            conf["sequence"].append(float(np.exp(total)))
+            conf["normalised"].append(float(np.exp(total / max(n, 1))))
             continue
         answers = [parse_answer(text[p]) if p in text else [NOT_RELEVANT] for p in ps]
         phrases = [", ".join(a) for a in answers if a and ", ".join(a).lower() != NOT_RELEVANT]
-        if normaliser is not None and row["field"] in MERGED:  # values spread over sentences: merged
+        merged = normaliser is not None and row["field"] in MERGED
+        norm = None if normaliser is None else (lambda phrase, f=row["field"]: normaliser(f, phrase))
+        if merged:  # values spread over sentences: merged
             ans, n_values = split_answers(normaliser.merge(row["field"], phrases)) or [NOT_MENTIONED], 1
         else:
-            norm = None if normaliser is None else (lambda phrase, f=row["field"]: normaliser(f, phrase))
             ans, n_values = assemble(answers, [relevant[p] for p in ps], norm)
         raw.append(", ".join(ans)), parsed.append(ans)
         details.append({"passages": len(ps), "conflict": n_values > 1, "phrases": phrases})
+        chosen = None if ans == [NOT_MENTIONED] else ", ".join(ans).lower()
+        for kind in conf:
+            q, stated = [], []
+            for p, a in zip(ps, answers):
+                said = ", ".join(a)
+                if p not in text:  # skipped after the reading pass: its first token was the not-relevant reply's
+                    q.append(1.0 - relevant[p])
+                    continue
+                total, n = logp[p]
+                prob = float(np.exp(total if kind == "sequence" else total / max(n, 1)))
+                is_nr = not a or said.lower() == NOT_RELEVANT
+                q.append(1.0 - relevant[p] if nr is not None else (prob if is_nr else 1.0 - prob))
+                if not is_nr:
+                    value = chosen if merged else ", ".join(split_answers(norm(said) if norm else said)).lower()
+                    stated.append((value, prob))
+            conf[kind].append(note_confidence(q, stated, chosen))
     if return_details:
-        return raw, parsed, {"passage_prompts": len(uniq), "generated": len(todo), "rows": details}
+        return raw, parsed, {"passage_prompts": len(uniq), "generated": len(todo), "rows": details,
+                             "confidence": conf}
     return raw, parsed
 
 

@@ -46,7 +46,7 @@ def available_stages() -> list[str]:
 
 #: Params that only one analysis chapter reads: changing them reruns that chapter alone. Every other param can
 #: change what stages 00-30 compute, so it is part of every stage's key (and those stages cascade).
-ANALYSIS_PARAMS = {"40_robustness": ("robustness_",), "50_efficiency": ("efficiency_",), "60_retrieval": ("retriev",)}
+ANALYSIS_PARAMS = {"35_calibration": ("calibration_",), "40_robustness": ("robustness_",), "50_efficiency": ("efficiency_",), "60_retrieval": ("retriev",)}
 NOT_RESULTS = ("run_name", "runs_root")  # where a run lives does not change what it computes
 
 

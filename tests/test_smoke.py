@@ -21,6 +21,7 @@ FIGURES = {
     "10_continued_pretraining": ["perplexity.png", "cpt_loss.png"],
     "20_instruction_tuning": ["sft_loss.png"],
     "30_evaluation": ["forest.png", "per_field.png", "per_cancer_type.png", "confusion.png"],
+    "35_calibration": ["reliability.png", "coverage.png"],
     "40_robustness": ["robustness_curves.png", "evidence.png"],
     "50_efficiency": ["stage_costs.png", "scaling.png", "lora_vs_full.png", "inference.png"],
     "60_retrieval": ["retrieval_gain.png", "k_sweep.png"],
@@ -77,6 +78,15 @@ def test_stage_metrics(tiny_run):
     assert ev["n_instances"] == {"phenotype_extraction": 8 * n_test, "diagnosis_generation": n_test}
     preds = (run_dir / "30_evaluation" / "predictions" / "cancer_cpt.jsonl").read_text().splitlines()
     assert len(preds) == 9 * n_test and set(json.loads(preds[0])) >= {"id", "gold", "answers"}
+    cal = json.loads((run_dir / "35_calibration" / "metrics.json").read_text())
+    rows = {(r["task"], r["system"], r["confidence"]): r for r in cal["calibration"]}
+    lms = [(s, k) for s in ("no_cpt", "general_cpt", "cancer_cpt") for k in ("sequence", "normalised")]
+    assert set(rows) == {(t, s, k) for t in ("phenotype_extraction", "diagnosis_generation")
+                         for s, k in [*lms, ("tfidf_logreg", "sequence")]}
+    assert all(0 <= r["ECE"] <= 100 and 0 <= r["deferred %"] <= 100 and r["temperature"] > 0 for r in rows.values())
+    assert rows[("diagnosis_generation", "cancer_cpt", "sequence")]["n"] == n_test
+    noise = pd.read_csv(run_dir / "40_robustness" / "calibration_under_noise.csv")
+    assert set(noise["system"]) == {"no_cpt", "general_cpt", "cancer_cpt", "tfidf_logreg"}
 
 
 def test_second_run_skips_finished_stages(tiny_run):

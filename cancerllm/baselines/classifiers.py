@@ -99,6 +99,22 @@ class TfidfBaseline:
         """One answer list per row of ``test_df`` (the class string split on commas)."""
         return [split_answers(s) or [NOT_MENTIONED] for s in self.predict_labels(test_df)]
 
+    def confidence(self, test_df: pd.DataFrame) -> np.ndarray:
+        """The classifier's probability of the class it predicts, per row (``predict_proba``'s maximum, which
+        is the predicted class's for logistic regression); 1.0 for a field with one training class, 0.0 for an
+        unseen field (chapter 35)."""
+        if self.vectorizer is None:
+            raise RuntimeError("TfidfBaseline.confidence called before fit")
+        uniq, idx = _distinct_notes(test_df)
+        X_uniq = self.vectorizer.transform(uniq)
+        fields = test_df["field"].to_numpy()
+        out = np.zeros(len(test_df))
+        for fld in dict.fromkeys(fields):
+            mask, model = fields == fld, self.models.get(fld)
+            if model is not None:
+                out[mask] = 1.0 if isinstance(model, str) else model.predict_proba(X_uniq[idx[mask]]).max(axis=1)
+        return out
+
 
 class MajorityBaseline:
     """The most common training response of each field, for every test row (ties: alphabetical).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import evaluation
+from ..baselines import TfidfBaseline
 from .scoring import counterfactual_rates
 from ..instructions import cap_examples
 from .counterfactual import counterfactual_set
@@ -63,20 +64,28 @@ def testbed_table(testbed: pd.DataFrame) -> pd.DataFrame:
                          "edits per instance": g["n_edits"].mean().round(1)})
 
 
-def predict_testbed(cfg, testbed: pd.DataFrame, train_df: pd.DataFrame, zero_shot: bool = False) -> dict:
+def predict_testbed(cfg, testbed: pd.DataFrame, train_df: pd.DataFrame, zero_shot: bool = False,
+                    confidence: dict | None = None) -> dict:
     """Answers of every system on every testbed row. Each distinct prompt is predicted once (rate 0 of OCR and
-    unchanged abbreviation rows repeat the clean prompt) and each model is loaded once.
+    unchanged abbreviation rows repeat the clean prompt) and each model is loaded once. A `confidence` dict is
+    filled with each ablation model's and TF-IDF's confidence per testbed row (sequence probability and
+    ``predict_proba``, chapter 35), for the calibration-under-noise table.
 
     The untuned base (zero-shot) is left out unless ``zero_shot``: it scores ~0 on clean notes, so it has no
     accuracy to lose, and it always generates ``max_new_tokens`` (the slowest system)."""
     uniq = testbed.drop_duplicates("prompt").reset_index(drop=True)
+    conf: dict = {}
     if zero_shot:
         preds = evaluation.predict_models(cfg, uniq)
     else:
-        preds = evaluation.predict_ablation(cfg, uniq)
+        preds = evaluation.predict_ablation(cfg, uniq, confidence=conf)
     preds.update(evaluation.predict_baselines(train_df, uniq, cfg.seed))
     pos = {p: i for i, p in enumerate(uniq["prompt"])}
     where = [pos[p] for p in testbed["prompt"]]
+    if confidence is not None:
+        conf = {name: c["sequence"] for name, c in conf.items()}
+        conf["tfidf_logreg"] = TfidfBaseline(seed=cfg.seed).fit(train_df).confidence(uniq).tolist()
+        confidence.update({name: [c[i] for i in where] for name, c in conf.items()})
     return {s: [list(p[i]) for i in where] for s, p in preds.items()}
 
 

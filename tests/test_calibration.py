@@ -1,0 +1,120 @@
+"""Calibration and abstention, pinned on hand-worked examples (cancerllm/calibration.py) and the confidence the
+LMs' answers carry (cancerllm/inference.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cancerllm import calibration as cal
+from cancerllm import inference
+
+
+def test_ece_by_hand():
+    # bins of width 0.5: (0, .5] holds .2 and .4 (mean .3, 1 of 2 right: gap .2); (.5, 1] holds .6, .8, 1.0
+    # (mean .8, 3 of 3 right: gap .2) -> ECE = 2/5 * .2 + 3/5 * .2 = .2
+    conf, hit = [0.2, 0.4, 0.6, 0.8, 1.0], [1, 0, 1, 1, 1]
+    assert cal.ece(conf, hit, n_bins=2) == pytest.approx(0.2)
+    # ten bins: each answer alone in its bin: |1-.2|, |0-.4|, |1-.6|, |1-.8|, |1-1| -> (.8+.4+.4+.2+0)/5 = .36
+    assert cal.ece(conf, hit, n_bins=10) == pytest.approx(0.36)
+    assert cal.ece([0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7], [1] * 7 + [0] * 3) == pytest.approx(0.0)
+
+
+def test_bins_hold_their_upper_edge_and_zero():
+    assert cal.bin_index(np.array([0.0, 0.1, 0.10001, 0.5, 1.0]), 10).tolist() == [0, 0, 1, 4, 9]
+
+
+def test_reliability_rows_match_the_ece():
+    conf, hit = [0.2, 0.4, 0.6, 0.8, 1.0], [1, 0, 1, 1, 1]
+    rel = cal.reliability(conf, hit, n_bins=2)
+    assert rel["n"].tolist() == [2, 3]
+    assert rel["confidence"].tolist() == pytest.approx([0.3, 0.8])
+    assert rel["accuracy"].tolist() == pytest.approx([0.5, 1.0])
+    assert (rel["n"] * (rel["accuracy"] - rel["confidence"]).abs()).sum() / 5 == pytest.approx(cal.ece(conf, hit, 2))
+
+
+def test_coverage_risk_by_hand_with_ties():
+    conf, hit = [0.9, 0.9, 0.8, 0.5, 0.1], [1, 0, 1, 1, 0]
+    curve = cal.coverage_risk(conf, hit)
+    assert curve["threshold"].tolist() == [0.9, 0.8, 0.5, 0.1]  # the two 0.9s are kept or deferred together
+    assert curve["coverage"].tolist() == pytest.approx([0.4, 0.6, 0.8, 1.0])
+    assert curve["accuracy"].tolist() == pytest.approx([0.5, 2 / 3, 0.75, 0.6])
+    assert curve["n"].tolist() == [2, 3, 4, 5]
+
+
+def test_threshold_chosen_on_dev_and_applied_to_test():
+    dev_conf, dev_hit = [0.95, 0.9, 0.8, 0.7, 0.3], [1, 1, 1, 0, 0]
+    assert cal.choose_threshold(dev_conf, dev_hit, 0.75) == 0.7  # keeps 4: 3/4 right
+    assert cal.choose_threshold(dev_conf, dev_hit, 0.9) == 0.8  # keeps 3: all right
+    assert cal.choose_threshold([0.9, 0.8], [0, 0], 0.5) == math.inf  # never reached: defer everything
+    out = cal.apply_threshold([0.85, 0.75, 0.99, 0.2], [1, 0, 1, 0], 0.8)
+    assert out == {"n": 4, "deferred": 0.5, "kept_accuracy": 1.0, "accuracy": 0.5}
+    assert math.isnan(cal.apply_threshold([0.1], [1], math.inf)["kept_accuracy"])
+
+
+def test_temperature_softens_an_overconfident_system_and_lowers_its_ece():
+    rng = np.random.default_rng(0)
+    true_p = rng.uniform(0.3, 0.9, 4000)
+    hit = (rng.uniform(size=true_p.size) < true_p).astype(float)
+    over = cal.scale(true_p, 0.4)  # the same ranking, pushed towards 0 and 1
+    t = cal.fit_temperature(over, hit)
+    assert t == pytest.approx(2.5, rel=0.15)  # undoes the 0.4
+    assert cal.ece(cal.scale(over, t), hit) < cal.ece(over, hit) / 3
+    assert cal.fit_temperature([0.9, 0.8], [1, 1]) == 1.0  # all right: nothing to fit
+    assert cal.scale([0.5], 3.0)[0] == pytest.approx(0.5)
+
+
+def test_ece_ci_brackets_the_point_and_bad_input_is_refused():
+    e, lo, hi = cal.ece_ci([0.9, 0.6, 0.8, 0.3, 0.7, 0.5], [1, 0, 1, 0, 1, 1], 10, 200, seed=1)
+    assert lo <= e <= hi and lo < hi
+    with pytest.raises(ValueError, match="size mismatch"):
+        cal.ece([0.5, 0.5], [1])
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        cal.ece([1.5], [1])
+
+
+def test_correct_is_whole_answer_exact_match():
+    assert cal.correct([["T2"], ["T1"], ["ER positive", "PR negative"]],
+                       [["t2"], ["T2"], ["ER positive"]]).tolist() == [1.0, 0.0, 0.0]
+
+
+def test_note_confidence_by_hand():
+    # three passages, p(not relevant) .9, .5, .8: P(no value stated) = .36
+    assert inference.note_confidence([0.9, 0.5, 0.8], [], None) == pytest.approx(0.36)
+    # two passages stated "t2" (phrase probabilities .6, .2) and one "t3" (.2): share of t2 = .8
+    stated = [("t2", 0.6), ("t2", 0.2), ("t3", 0.2)]
+    assert inference.note_confidence([0.9, 0.5, 0.8], stated, "t2") == pytest.approx(0.64 * 0.8)
+    assert inference.note_confidence([0.9, 0.5, 0.8], stated, "t3") == pytest.approx(0.64 * 0.2)
+
+
+def test_generated_log_probabilities_match_a_teacher_forced_pass():
+    """The sum of log-probabilities ``generate`` reports equals a forward pass over prompt + answer, token by
+    token, counted up to and including EOS."""
+    import torch
+
+    from cancerllm import modeling
+    from cancerllm.config import make_config
+
+    texts = ["the tumor measures 2.5 cm", "grade 2 invasive ductal carcinoma", "no lymph node involvement"] * 4
+    tok = modeling.train_tokenizer(texts, 120)
+    cfg = make_config({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "num_key_value_heads": 1, "initializer_range": 0.2})
+    model = modeling.build_small_model(cfg, tok).eval()
+    prompts = ["the tumor", "grade 2 invasive ductal", "no lymph node involvement seen here"]
+    lp: list = []
+    outs = inference.generate(model, tok, prompts, 6, 2, logprobs=lp)
+    assert len(lp) == len(prompts) and all(n >= 1 for _, n in lp)
+    for prompt, out, (total, n) in zip(prompts, outs, lp):
+        ids = tok(prompt, add_special_tokens=True)["input_ids"]
+        with torch.no_grad():
+            seq = list(ids)
+            expected = 0.0
+            for _ in range(n):
+                logp = model(torch.tensor([seq])).logits[0, -1].float().log_softmax(-1)
+                nxt = int(logp.argmax())
+                expected += float(logp[nxt])
+                seq.append(nxt)
+        assert tok.decode(seq[len(ids):], skip_special_tokens=True) == out
+        assert total == pytest.approx(expected, abs=1e-4)
