@@ -382,7 +382,6 @@ def test_resume_from_a_checkpoint_whose_state_holds_code_is_refused(tmp_path, ca
     ckpt.mkdir(parents=True)
     marker = tmp_path / "code-ran"
     torch.save(_Payload(str(marker)), ckpt / state)
-    (ckpt / "adapter_model.safetensors").write_bytes(b"")
     manifest = json.dumps({"stages": {"20_instruction_tuning": {"status": "running"}}})
     (run_dir / "manifest.json").write_text(manifest)
     for command in ("validate", "run"):
