@@ -279,6 +279,10 @@ def make_config(params: dict, source: str = "<params>") -> Config:
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in getattr(cfg, key)):
             raise ParamsError(f"{source}: key '{key}' must be a path without control characters, "
                               f"got {getattr(cfg, key)!r}")
+    if not cfg.uses_small_model and not Path(cfg.base_model).is_absolute():  # a hub id, or a path that kernels
+        # (run in notebooks/) would resolve elsewhere than the shell that validated it
+        raise ParamsError(f"{source}: key 'base_model' must be 'small' or an absolute path to a local model directory "
+                          f"(nothing is downloaded), got {cfg.base_model!r}")
     if not RUN_NAME.fullmatch(cfg.run_name):
         raise ParamsError(f"{source}: key 'run_name' must be a plain directory name (letters, digits and . _ + -, "
                           f"not starting with . _ + -), got {cfg.run_name!r}")

@@ -547,6 +547,13 @@ def test_book_damaged_manifest(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- models
+def test_model_path_relative(tmp_path, capsys):
+    """A relative path validated from the shell's folder but was looked up from notebooks/ inside the stage."""
+    path = _params(tmp_path, "base_model: models/mistral\n")
+    _refused(capsys, path, f"{path}: key 'base_model' must be 'small' or an absolute path to a local model directory "
+                           f"(nothing is downloaded), got 'models/mistral'")
+
+
 def test_model_path_without_config(tmp_path, capsys):
     model_dir = tmp_path / "somedir"
     model_dir.mkdir()

@@ -31,6 +31,8 @@ from cancerllm.data import load_cohort
 from cancerllm.gate import Gate
 
 MODEL_DIR_ERROR = "{}: not a model directory (no config.json); base_model must be 'small' or a local causal LM"
+RELATIVE_MODEL_ERROR = ("{}: key 'base_model' must be 'small' or an absolute path to a local model directory "
+                        "(nothing is downloaded), got {!r}")
 
 
 # ----------------------------------------------------------------------------- 1. the gate uses the run's own inputs
@@ -251,8 +253,37 @@ def test_dry_run_refuses_a_hub_id(tmp_path, capsys, cached_hub_config):
                       "base_model: mistralai/Mistral-7B-v0.1\n", encoding="utf-8")
     for command in ("validate", "run"):
         assert main([command, str(params)]) == 2, command
-        assert capsys.readouterr() == ("", f"error: {MODEL_DIR_ERROR.format('mistralai/Mistral-7B-v0.1')}\n")
+        assert capsys.readouterr() == ("", f"error: {RELATIVE_MODEL_ERROR.format(params, 'mistralai/Mistral-7B-v0.1')}\n")
     assert cached_hub_config == [] and not (tmp_path / "runs").exists()
+
+
+def test_notebook_parameters_refuse_a_hub_id():
+    """A notebook run on its own validates its parameters with the same rule (no CLI check in between)."""
+    from cancerllm.config import config_from_notebook
+    from cancerllm.errors import ParamsError
+
+    with pytest.raises(ParamsError) as info:
+        config_from_notebook({"base_model": "gpt2"})
+    assert str(info.value) == RELATIVE_MODEL_ERROR.format("notebook parameters", "gpt2")
+
+
+def test_run_tokenizer_refuses_a_pointer_to_a_hub_id(tmp_path, monkeypatch):
+    """The retrieval chapter reads the run's tokenizer through the base pointer a local-model run writes; a pointer
+    naming a hub id (a moved or edited run) is refused before transformers could resolve it from its cache."""
+    import transformers
+
+    from cancerllm import pipeline
+    from cancerllm.errors import ModelError
+    from cancerllm.retrieval.conditions import load_tokenizer
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained",
+                        lambda *a, **k: pytest.fail("the tokenizer was looked up"))
+    cfg = make_config({"runs_root": str(tmp_path / "runs")})
+    pipeline.base_dir(cfg).mkdir(parents=True)
+    (pipeline.base_dir(cfg) / "pointer.json").write_text(json.dumps({"base_model": "gpt2"}))
+    with pytest.raises(ModelError) as info:
+        load_tokenizer(cfg)
+    assert str(info.value) == MODEL_DIR_ERROR.format("gpt2")
 
 
 def test_dry_run_report_refuses_a_hub_id(cached_hub_config):
@@ -260,8 +291,11 @@ def test_dry_run_report_refuses_a_hub_id(cached_hub_config):
     from cancerllm.dryrun import dry_run_report
     from cancerllm.errors import ModelError
 
+    import dataclasses
+
+    cfg = dataclasses.replace(make_config({"dry_run": True}), base_model="mistralai/Mistral-7B-v0.1")  # unvalidated
     with pytest.raises(ModelError) as info:
-        dry_run_report(make_config({"base_model": "mistralai/Mistral-7B-v0.1", "dry_run": True}))
+        dry_run_report(cfg)
     assert str(info.value) == MODEL_DIR_ERROR.format("mistralai/Mistral-7B-v0.1")
     assert cached_hub_config == []
 
