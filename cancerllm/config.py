@@ -262,6 +262,18 @@ def make_config(params: dict, source: str = "<params>") -> Config:
     for key in sorted(_CAPS):
         if getattr(cfg, key) == 0 or getattr(cfg, key) < -1:
             raise ParamsError(f"{source}: key '{key}' must be -1 (no cap) or > 0, got {getattr(cfg, key)!r}")
+    for key in ("cpt_learning_rate", "sft_learning_rate"):  # 2e4 typed for 2e-4 trains to NaN, far from here
+        if getattr(cfg, key) >= 1:
+            raise ParamsError(f"{source}: key '{key}' must be < 1 (a learning rate, e.g. 2e-4), "
+                              f"got {getattr(cfg, key)!r}")
+    if cfg.uses_small_model:  # the small model's context; a local model brings its own
+        for key in ("cpt_block_size", "sft_max_length"):
+            if getattr(cfg, key) > cfg.max_position_embeddings:
+                raise ParamsError(f"{source}: key '{key}' must be <= max_position_embeddings "
+                                  f"({cfg.max_position_embeddings}), got {getattr(cfg, key)!r}")
+    if cfg.max_new_tokens >= cfg.sft_max_length:  # prompts are cut to sft_max_length minus the answer
+        raise ParamsError(f"{source}: key 'max_new_tokens' must be < sft_max_length ({cfg.sft_max_length}; the prompt "
+                          f"needs room), got {cfg.max_new_tokens!r}")
     if not 0 <= cfg.seed <= SEED_MAX:
         raise ParamsError(f"{source}: key 'seed' must be in [0, {SEED_MAX}], got {cfg.seed!r}")
     for key, choices in _CHOICES.items():
@@ -271,6 +283,10 @@ def make_config(params: dict, source: str = "<params>") -> Config:
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in getattr(cfg, key)):
             raise ParamsError(f"{source}: key '{key}' must be a path without control characters, "
                               f"got {getattr(cfg, key)!r}")
+    if not cfg.uses_small_model and not Path(cfg.base_model).is_absolute():  # a hub id, or a path that kernels
+        # (run in notebooks/) would resolve elsewhere than the shell that validated it
+        raise ParamsError(f"{source}: key 'base_model' must be 'small' or an absolute path to a local model directory "
+                          f"(nothing is downloaded), got {cfg.base_model!r}")
     if not RUN_NAME.fullmatch(cfg.run_name):
         raise ParamsError(f"{source}: key 'run_name' must be a plain directory name (letters, digits and . _ + -, "
                           f"not starting with . _ + -), got {cfg.run_name!r}")

@@ -6,7 +6,8 @@ loads adapter_model.bin when there is no adapter_model.safetensors) and the Trai
 continues from (`Trainer` loads pytorch_model.bin or adapter_model.bin when it finds no safetensors).
 A Trainer checkpoint also holds optimizer.pt, scheduler.pt and rng_state.pth, torch.save files by the Trainer's
 design: `cancerllm/__init__.py` sets TORCH_FORCE_WEIGHTS_ONLY_LOAD, so torch reads every such file with its
-weights-only unpickler (tensors and plain containers, never code) whatever a library passes to `torch.load`.
+weights-only unpickler (tensors and plain containers, never code) whatever a library passes to `torch.load`, and
+`check_checkpoint` opens each one that way first, so a file holding more is one clear error before any stage.
 Used by cancerllm.pipeline (adapters) and cancerllm.runner (checkpoints kept in .staging/ for a resume).
 """
 
@@ -19,6 +20,8 @@ from .errors import ModelError
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 #: weight files that are pickles (training_args.bin is one too, but the Trainer never loads it back)
 PICKLE_WEIGHTS = ("pytorch_model*.bin", "adapter_model.bin")
+#: the Trainer's own torch.save files that a resume reads back (optimizer, scheduler, grad scaler, RNG states)
+TRAINER_STATE = ("*.pt", "*.pth")
 
 
 def check_adapter_dir(path: Path) -> None:
@@ -35,6 +38,23 @@ def check_checkpoint(path: Path) -> None:
     if pickles:
         raise ModelError(f"{path / pickles[0]}: pickle weights are refused (a checkpoint is resumed from safetensors "
                          f"only); delete {path} to train that model from the start")
+    for file in sorted(f for pattern in TRAINER_STATE for f in path.glob(pattern)):
+        _check_trainer_state(file, path)
+
+
+def _check_trainer_state(file: Path, ckpt: Path) -> None:
+    """`file` opens with torch's weights-only unpickler and the Trainer's own numpy allow-list (what its resume
+    uses), memory-mapped so no tensor is read; otherwise one ModelError naming the file (torch's own message is
+    many lines)."""
+    import torch
+    from transformers.trainer_pt_utils import safe_globals
+
+    try:
+        with safe_globals():
+            torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # UnpicklingError for a forbidden global; RuntimeError/EOFError for a damaged or legacy file
+        raise ModelError(f"{file}: refused, it holds more than tensors and plain data (torch's weights-only loader); "
+                         f"delete {ckpt} to train that model from the start") from None
 
 
 def check_staged_checkpoints(run_dir: Path) -> None:

@@ -290,8 +290,14 @@ def test_negative_step_cap(tmp_path, capsys):
     ("run_name: my run", "key 'run_name' must be a plain directory name (letters, digits and . _ + -, "
                          "not starting with . _ + -), got 'my run'"),
     ("run_name: " + "r" * 300, "key 'run_name' must be at most 100 characters, got 300"),
+    ("cpt_learning_rate: 2e4", "key 'cpt_learning_rate' must be < 1 (a learning rate, e.g. 2e-4), got 20000.0"),
+    ("sft_learning_rate: 1", "key 'sft_learning_rate' must be < 1 (a learning rate, e.g. 2e-4), got 1.0"),
+    ("cpt_block_size: 513", "key 'cpt_block_size' must be <= max_position_embeddings (512), got 513"),
+    ("sft_max_length: 1024", "key 'sft_max_length' must be <= max_position_embeddings (512), got 1024"),
+    ("max_new_tokens: 384", "key 'max_new_tokens' must be < sft_max_length (384; the prompt needs room), got 384"),
 ], ids=["inf", "nan-string", "minus-inf", "dropout-1", "negative-warmup", "decay-1.5", "zero-grad-norm",
-        "negative-seed", "seed-2**32", "run-name-space", "run-name-300"])
+        "negative-seed", "seed-2**32", "run-name-space", "run-name-300", "learning-rate-typo", "learning-rate-1",
+        "block-beyond-context", "sft-length-beyond-context", "answer-longer-than-sequence"])
 def test_value_out_of_range(tmp_path, capsys, line, message):
     path = _params(tmp_path, line + "\n")
     _refused(capsys, path, f"{path}: {message}")
@@ -541,6 +547,13 @@ def test_book_damaged_manifest(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- models
+def test_model_path_relative(tmp_path, capsys):
+    """A relative path validated from the shell's folder but was looked up from notebooks/ inside the stage."""
+    path = _params(tmp_path, "base_model: models/mistral\n")
+    _refused(capsys, path, f"{path}: key 'base_model' must be 'small' or an absolute path to a local model directory "
+                           f"(nothing is downloaded), got 'models/mistral'")
+
+
 def test_model_path_without_config(tmp_path, capsys):
     model_dir = tmp_path / "somedir"
     model_dir.mkdir()

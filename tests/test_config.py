@@ -215,9 +215,18 @@ def test_parse_override():
 
 
 def test_int_accepted_for_float_keys(tmp_path):
-    cfg = load_params(_params_file(tmp_path, "cpt_learning_rate: 1\nsft_num_train_epochs: 3\n"))
-    assert cfg.cpt_learning_rate == 1.0 and type(cfg.cpt_learning_rate) is float
+    cfg = load_params(_params_file(tmp_path, "sft_max_grad_norm: 1\nsft_num_train_epochs: 3\n"))
+    assert cfg.sft_max_grad_norm == 1.0 and type(cfg.sft_max_grad_norm) is float
     assert cfg.sft_num_train_epochs == 3.0 and type(cfg.sft_num_train_epochs) is float
+
+
+def test_context_bounds_follow_the_small_model_only():
+    """cpt_block_size and sft_max_length are bounded by max_position_embeddings for the small model, which that
+    key builds; a local base model brings its own context (the paper profile's 7B has 32768)."""
+    long = {"cpt_block_size": 3000, "sft_max_length": 4000, "max_position_embeddings": 512}
+    with pytest.raises(ParamsError, match="key 'cpt_block_size' must be <= max_position_embeddings"):
+        make_config(long)
+    assert make_config({**long, "base_model": "/models/mistral-7b"}).sft_max_length == 4000
 
 
 def test_make_config_source_in_message():
@@ -255,7 +264,7 @@ def test_params_hash_stable_and_sensitive():
     assert len(base) == 16 and int(base, 16) >= 0
     assert Config().params_hash() == base
     assert make_config(Config().to_dict()).params_hash() == base
-    assert make_config({"cpt_learning_rate": 1}).params_hash() == make_config({"cpt_learning_rate": 1.0}).params_hash()
+    assert make_config({"sft_max_grad_norm": 1}).params_hash() == make_config({"sft_max_grad_norm": 1.0}).params_hash()
     changed = {
         make_config({name: value}).params_hash()
         for name, value in [("seed", 43), ("n_patients", 41), ("bf16", True), ("run_name", "other"),

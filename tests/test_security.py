@@ -1,6 +1,6 @@
-"""The five security holes of issue 15, one section each. Every test failed before its hole's fix, except the two
+"""The five security holes of issue 15, one section each. Every test failed before its hole's fix, except the three
 that guard what already held and must keep holding (`test_allowed_fields_pass_where_they_occur_whole`,
-`test_pickle_base_model_is_refused`).
+`test_pickle_base_model_is_refused`, `test_trainer_state_files_pass_the_checkpoint_check`).
 
 1. The publishing gate scans a run against the inputs its own manifest records, not the data the current params name.
 2. Only exact manifest fields (run times, commit, params hash, input sha256s) are allowed, and only where they occur
@@ -31,6 +31,8 @@ from cancerllm.data import load_cohort
 from cancerllm.gate import Gate
 
 MODEL_DIR_ERROR = "{}: not a model directory (no config.json); base_model must be 'small' or a local causal LM"
+RELATIVE_MODEL_ERROR = ("{}: key 'base_model' must be 'small' or an absolute path to a local model directory "
+                        "(nothing is downloaded), got {!r}")
 
 
 # ----------------------------------------------------------------------------- 1. the gate uses the run's own inputs
@@ -251,8 +253,37 @@ def test_dry_run_refuses_a_hub_id(tmp_path, capsys, cached_hub_config):
                       "base_model: mistralai/Mistral-7B-v0.1\n", encoding="utf-8")
     for command in ("validate", "run"):
         assert main([command, str(params)]) == 2, command
-        assert capsys.readouterr() == ("", f"error: {MODEL_DIR_ERROR.format('mistralai/Mistral-7B-v0.1')}\n")
+        assert capsys.readouterr() == ("", f"error: {RELATIVE_MODEL_ERROR.format(params, 'mistralai/Mistral-7B-v0.1')}\n")
     assert cached_hub_config == [] and not (tmp_path / "runs").exists()
+
+
+def test_notebook_parameters_refuse_a_hub_id():
+    """A notebook run on its own validates its parameters with the same rule (no CLI check in between)."""
+    from cancerllm.config import config_from_notebook
+    from cancerllm.errors import ParamsError
+
+    with pytest.raises(ParamsError) as info:
+        config_from_notebook({"base_model": "gpt2"})
+    assert str(info.value) == RELATIVE_MODEL_ERROR.format("notebook parameters", "gpt2")
+
+
+def test_run_tokenizer_refuses_a_pointer_to_a_hub_id(tmp_path, monkeypatch):
+    """The retrieval chapter reads the run's tokenizer through the base pointer a local-model run writes; a pointer
+    naming a hub id (a moved or edited run) is refused before transformers could resolve it from its cache."""
+    import transformers
+
+    from cancerllm import pipeline
+    from cancerllm.errors import ModelError
+    from cancerllm.retrieval.conditions import load_tokenizer
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained",
+                        lambda *a, **k: pytest.fail("the tokenizer was looked up"))
+    cfg = make_config({"runs_root": str(tmp_path / "runs")})
+    pipeline.base_dir(cfg).mkdir(parents=True)
+    (pipeline.base_dir(cfg) / "pointer.json").write_text(json.dumps({"base_model": "gpt2"}))
+    with pytest.raises(ModelError) as info:
+        load_tokenizer(cfg)
+    assert str(info.value) == MODEL_DIR_ERROR.format("gpt2")
 
 
 def test_dry_run_report_refuses_a_hub_id(cached_hub_config):
@@ -260,8 +291,11 @@ def test_dry_run_report_refuses_a_hub_id(cached_hub_config):
     from cancerllm.dryrun import dry_run_report
     from cancerllm.errors import ModelError
 
+    import dataclasses
+
+    cfg = dataclasses.replace(make_config({"dry_run": True}), base_model="mistralai/Mistral-7B-v0.1")  # unvalidated
     with pytest.raises(ModelError) as info:
-        dry_run_report(make_config({"base_model": "mistralai/Mistral-7B-v0.1", "dry_run": True}))
+        dry_run_report(cfg)
     assert str(info.value) == MODEL_DIR_ERROR.format("mistralai/Mistral-7B-v0.1")
     assert cached_hub_config == []
 
@@ -364,6 +398,51 @@ def test_resume_from_a_pickle_checkpoint_is_refused(tmp_path, capsys, monkeypatc
     assert capsys.readouterr() == ("", f"error: {ckpt / weights}: pickle weights are refused (a checkpoint is resumed "
                                        f"from safetensors only); delete {ckpt} to train that model from the start\n")
     assert (run_dir / "manifest.json").read_text() == manifest and not (run_dir / ".lock").exists()
+
+
+@pytest.mark.parametrize("state", ["optimizer.pt", "scheduler.pt", "rng_state.pth"])
+def test_resume_from_a_checkpoint_whose_state_holds_code_is_refused(tmp_path, capsys, monkeypatch, state):
+    """The Trainer's own torch.save files (optimizer, scheduler, RNG state) are pickles by design; one that holds
+    code is one line and exit 2 before any stage starts (it used to pass the check and fail inside the resumed
+    stage, in torch's weights-only unpickler), and the code never runs."""
+    import torch
+
+    monkeypatch.setattr(runner, "_execute", lambda *a, **k: pytest.fail("a stage started"))
+    params = tmp_path / "p.yaml"
+    params.write_text(f"run_name: r\nruns_root: {tmp_path / 'runs'}\nn_patients: 12\nn_general_notes: 6\n",
+                      encoding="utf-8")
+    run_dir = tmp_path / "runs" / "r"
+    ckpt = run_dir / ".staging" / "20_instruction_tuning" / "models" / "no_cpt" / "checkpoint-5"
+    ckpt.mkdir(parents=True)
+    marker = tmp_path / "code-ran"
+    torch.save(_Payload(str(marker)), ckpt / state)
+    manifest = json.dumps({"stages": {"20_instruction_tuning": {"status": "running"}}})
+    (run_dir / "manifest.json").write_text(manifest)
+    for command in ("validate", "run"):
+        assert main([command, str(params)]) == 2, command
+        assert capsys.readouterr() == ("", f"error: {ckpt / state}: refused, it holds more than tensors and plain "
+                                           f"data (torch's weights-only loader); delete {ckpt} to train that model "
+                                           f"from the start\n"), command
+    assert not marker.exists()
+    assert (run_dir / "manifest.json").read_text() == manifest and not (run_dir / ".lock").exists()
+
+
+def test_trainer_state_files_pass_the_checkpoint_check(tmp_path):
+    """What a real Trainer checkpoint holds (tensors, an optimizer state dict, Python and numpy RNG states) passes:
+    the check allows what the Trainer's own loader allows (transformers' numpy allow-list), so resume still works."""
+    import random
+
+    import numpy as np
+    import torch
+
+    from cancerllm.safe_weights import check_checkpoint
+
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(3))])
+    torch.save(opt.state_dict(), tmp_path / "optimizer.pt")
+    torch.save({"last_epoch": 3, "_last_lr": [0.001]}, tmp_path / "scheduler.pt")
+    torch.save({"python": random.getstate(), "numpy": np.random.get_state(), "cpu": torch.random.get_rng_state()},
+               tmp_path / "rng_state.pth")
+    check_checkpoint(tmp_path)
 
 
 def test_training_refuses_to_resume_from_a_pickle_checkpoint(tiny_base, tmp_path):

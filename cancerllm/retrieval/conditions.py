@@ -7,6 +7,8 @@ Used in notebooks/60_retrieval.ipynb.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -62,6 +64,10 @@ def load_tokenizer(cfg):
 
     pointer = base_dir(cfg) / "pointer.json"
     path = json.loads(pointer.read_text(encoding="utf-8"))["base_model"] if pointer.is_file() else base_dir(cfg)
+    if pointer.is_file():  # a local model directory, never a hub id (transformers would resolve one from its cache)
+        from ..model_check import check_model_dir
+
+        check_model_dir(Path(path))
     return AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
 
 
