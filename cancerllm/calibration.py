@@ -251,12 +251,17 @@ def noise_table(testbed: pd.DataFrame, preds: dict, confidence: dict, n_bins: in
     return pd.DataFrame(rows)
 
 
-def noise_words(table: pd.DataFrame, condition: str = "misspelling") -> str:
+def noise_words(table: pd.DataFrame, condition: str = "misspelling", min_n: int = 10) -> str:
     """One sentence per task: for each system, ECE, mean confidence and accuracy at the clean and the highest
-    rate of `condition` — an overconfident model under noise keeps its confidence while its accuracy falls."""
+    rate of `condition` — an overconfident model under noise keeps its confidence while its accuracy falls.
+    A task with fewer than `min_n` answers per rate is named, not described (too few to say anything)."""
     t = table[table["condition"] == condition]
+    small = sorted(set(t.loc[t["n"] < min_n, "task"]))
+    t = t[~t["task"].isin(small)]
+    note = "".join(f"\n\n**{task.replace('_', ' ')}**: fewer than {min_n} answers per rate in this testbed, too few "
+                   f"to describe (Table 3b lists them)." for task in small)
     if t.empty:
-        return f"No {condition} rows with confidences on this run."
+        return f"No {condition} rows with enough answers on this run." + note
     lo_rate, hi_rate = t["rate"].min(), t["rate"].max()
     lines = []
     for task, g in t.groupby("task", sort=False):
@@ -270,7 +275,7 @@ def noise_words(table: pd.DataFrame, condition: str = "misspelling") -> str:
                          f"{b['confidence %']:.0f}%, accuracy {a['accuracy %']:.0f} → {b['accuracy %']:.0f}%: {drift})")
         lines.append(f"**{task.replace('_', ' ')}**, {condition} at {100 * lo_rate:.0f}% → {100 * hi_rate:.0f}% of "
                      f"words: " + "; ".join(parts) + ".")
-    return "\n\n".join(lines)
+    return "\n\n".join(lines) + note
 
 
 def records(table: pd.DataFrame) -> list[dict]:

@@ -150,8 +150,8 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
     `sources` (one per prompt; None = free) restricts a prompt's continuation to copies of its source
     (``CopyConstraint``); constrained and free prompts are generated in separate batches. A `logprobs` list is
     filled, in input order, with (sum of the generated tokens' log-probabilities, number of tokens) per prompt,
-    counted up to and including EOS; under a copy constraint the probabilities are renormalised over the
-    tokens it allows (what the model chose among).
+    counted up to and including EOS; they are the model's own probabilities (its logits before any processor),
+    so under a copy constraint they say how much the model itself wanted the phrase it copied.
     """
     model = on_best_device(model).eval()
     out: list[str | None] = [None] * len(prompts)
@@ -181,13 +181,15 @@ def _generate(prompts, sources, model, tokenizer, max_new_tokens, batch_size, de
         extra = ({"logits_processor": LogitsProcessorList([CopyConstraint(tokenizer, held, enc["input_ids"].shape[1])])}
                  if held and held[0] is not None else {})
         if logprobs is not None:
-            extra.update(return_dict_in_generate=True, output_scores=True)
+            extra.update(return_dict_in_generate=True, output_logits=True)
         gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, use_cache=use_cache,
                              pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **extra)
         seqs = gen.sequences if logprobs is not None else gen
         new = seqs[:, enc["input_ids"].shape[1]:]
         if logprobs is not None:
-            step = model.compute_transition_scores(seqs, gen.scores, normalize_logits=True).float()
+            # the model's own logits, before any processor: CopyConstraint leaves one token per step, so the
+            # processed scores would give every copied answer probability 1
+            step = model.compute_transition_scores(seqs, gen.logits, normalize_logits=True).float()
             ended = (new == tokenizer.eos_token_id).long().cumsum(-1)
             keep = (ended == 0) | ((ended == 1) & (new == tokenizer.eos_token_id))  # up to and including EOS
             step = torch.where(keep & torch.isfinite(step), step, torch.zeros_like(step))
@@ -279,15 +281,22 @@ def note_confidence(p_not_relevant: list[float], stated: list[tuple[str, float]]
     """The confidence of a note-level phenotype answer from its passages (our combination; the paper reports
     none). ``p_not_relevant``: each passage's probability of the *not relevant* reply; ``stated``: (value as
     voted, probability of the phrase the passage generated) for every passage that stated a value; ``answer``:
-    the value the vote chose, None for *not mentioned*. P(no passage states a value) = the product of the
-    passages' p(not relevant); a *not mentioned* answer gets that, a value gets its complement times the
-    value's share of the stated passages' phrase probabilities (1 when every stated passage agrees)."""
+    the value the vote chose, None for *not mentioned*. Each candidate gets a score — *not mentioned*: the
+    product of the passages' p(not relevant) (no passage states a value); a value: 1 − the product of
+    (1 − phrase probability) over the passages stating it (at least one of them is right, noisy-OR) — and the
+    answer's confidence is its score over the sum of the scores, where the values' part of the sum is at
+    least 1 − the *not mentioned* score (a passage may state a value even when no greedy answer did: without
+    this floor a note whose passages all answered *not relevant* would get confidence 1 whatever their
+    probabilities)."""
     p_none = float(np.prod(p_not_relevant)) if p_not_relevant else 1.0
-    if answer is None:
-        return p_none
-    mass = sum(w for _, w in stated)
-    share = sum(w for v, w in stated if v == answer) / mass if mass > 0 else 0.0
-    return (1.0 - p_none) * share
+    miss: dict[str, float] = {}
+    for v, w in stated:
+        miss[v] = miss.get(v, 1.0) * (1.0 - w)
+    scores = {v: 1.0 - m for v, m in miss.items()}
+    total = p_none + max(sum(scores.values()), 1.0 - p_none)
+    if total <= 0:
+        return 0.0
+    return (p_none if answer is None else scores.get(answer, 0.0)) / total
 
 
 def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, desc: str = "generating",

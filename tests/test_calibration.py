@@ -88,12 +88,17 @@ def test_correct_is_whole_answer_exact_match():
 
 
 def test_note_confidence_by_hand():
-    # three passages, p(not relevant) .9, .5, .8: P(no value stated) = .36
+    # three passages, p(not relevant) .9, .5, .8: not-mentioned score .36; nothing stated -> the values' mass is
+    # still 1 - .36, so the confidence is .36 (not 1)
     assert inference.note_confidence([0.9, 0.5, 0.8], [], None) == pytest.approx(0.36)
-    # two passages stated "t2" (phrase probabilities .6, .2) and one "t3" (.2): share of t2 = .8
+    # two passages stated "t2" (phrase probabilities .6, .2), one "t3" (.2): t2 = 1 - .4 * .8 = .68, t3 = .2,
+    # not mentioned .36; total 1.24
     stated = [("t2", 0.6), ("t2", 0.2), ("t3", 0.2)]
-    assert inference.note_confidence([0.9, 0.5, 0.8], stated, "t2") == pytest.approx(0.64 * 0.8)
-    assert inference.note_confidence([0.9, 0.5, 0.8], stated, "t3") == pytest.approx(0.64 * 0.2)
+    assert inference.note_confidence([0.9, 0.5, 0.8], stated, "t2") == pytest.approx(0.68 / 1.24)
+    assert inference.note_confidence([0.9, 0.5, 0.8], stated, "t3") == pytest.approx(0.2 / 1.24)
+    assert inference.note_confidence([0.9, 0.5, 0.8], stated, None) == pytest.approx(0.36 / 1.24)
+    # one passage surely states a value, its phrase has probability .99: the values share at least 1
+    assert inference.note_confidence([0.0], [("t2", 0.99)], "t2") == pytest.approx(0.99)
 
 
 def test_generated_log_probabilities_match_a_teacher_forced_pass():
@@ -125,3 +130,31 @@ def test_generated_log_probabilities_match_a_teacher_forced_pass():
                 seq.append(nxt)
         assert tok.decode(seq[len(ids):], skip_special_tokens=True) == out
         assert total == pytest.approx(expected, abs=1e-4)
+
+
+def test_copy_constrained_log_probabilities_are_the_models_own():
+    """Under CopyConstraint (which leaves one token per step) the reported log-probability is still the
+    model's own for the copied tokens, not 0 (the processed scores would give every copy probability 1)."""
+    import torch
+
+    from cancerllm import modeling
+    from cancerllm.config import make_config
+
+    src = "the tumor measures 2.5 cm"
+    tok = modeling.train_tokenizer([src, "not relevant", "grade 2 invasive ductal carcinoma"] * 4, 120)
+    cfg = make_config({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "num_key_value_heads": 1, "initializer_range": 0.2})
+    model = modeling.build_small_model(cfg, tok).eval()
+    lp: list = []
+    out = inference.generate(model, tok, ["In the text: " + src + " ### Response:"], 6, 1, sources=[src], logprobs=lp)
+    (total, n), = lp
+    assert inference.copies(out[0], src) and total < -1e-3
+    ids = tok("In the text: " + src + " ### Response:", add_special_tokens=True)["input_ids"]
+    new = tok(out[0], add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logp = model(torch.tensor([ids + new])).logits[0].float().log_softmax(-1)
+    expected = sum(float(logp[len(ids) - 1 + k, t]) for k, t in enumerate(new))
+    if n > len(new):  # EOS counted too
+        with torch.no_grad():
+            expected += float(model(torch.tensor([ids + new])).logits[0, -1].float().log_softmax(-1)[tok.eos_token_id])
+    assert total == pytest.approx(expected, abs=1e-3)
