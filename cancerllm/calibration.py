@@ -163,6 +163,7 @@ def summary_table(dev: dict, test: dict, target: float, n_bins: int, n_boot: int
         thr = choose_threshold(c_dev, h_dev, target) if len(c_dev) else float("inf")
         applied = apply_threshold(c_test, h_test, thr)
         rows.append({"task": task, "system": system, "confidence": kind, "n": len(c_test),
+                     "dev ECE": 100 * ece(c_dev, h_dev, n_bins) if len(c_dev) else float("nan"),
                      "accuracy %": 100 * applied["accuracy"], "ECE": 100 * e, "ECE CI": f"{100 * lo:.1f}–{100 * hi:.1f}",
                      "ECE floor": 100 * ece_floor(c_test, n_bins, seed=seed),
                      "temperature": t, "ECE after T": 100 * ece(scale(c_test, t), h_test, n_bins),
@@ -171,30 +172,38 @@ def summary_table(dev: dict, test: dict, target: float, n_bins: int, n_boot: int
     return pd.DataFrame(rows).set_index(["task", "system", "confidence"])
 
 
+def chosen_kind(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, system), the row of the confidence kind with the lower **dev** ECE (the choice is made on dev,
+    like the threshold, so the test numbers stay honest); index (task, system), column ``confidence`` kept."""
+    t = table.reset_index()
+    dev = t["dev ECE"].fillna(np.inf)
+    best = t.loc[dev.groupby([t["task"], t["system"]], sort=False).idxmin()]
+    return best.set_index(["task", "system"])
+
+
 def summary_words(table: pd.DataFrame, target: float) -> str:
-    """The calibration results in sentences, generated from ``summary_table`` (sequence confidence for the
-    LMs, predict_proba for TF-IDF)."""
+    """The calibration results in sentences, generated from ``summary_table``: per task and system the
+    confidence kind chosen on dev (``chosen_kind``), its test ECE against its floor, and what the dev-chosen
+    defer threshold did on test."""
     if table.empty:
         return "No system produced confidences on this run."
     lines = []
-    for task, g in table.groupby(level="task", sort=False):
-        g = g.xs("sequence", level="confidence", drop_level=True) if "sequence" in g.index.get_level_values(
-            "confidence") else g.droplevel("confidence")
-        g = g.droplevel("task") if "task" in g.index.names else g
-        best = g["ECE"].idxmin()
-        worst = g["ECE"].idxmax()
+    for task, g in chosen_kind(table).groupby(level="task", sort=False):
+        g = g.droplevel("task")
+        best, worst = g["ECE"].idxmin(), g["ECE"].idxmax()
         parts = [f"**{task.replace('_', ' ')}**: the best-calibrated system is `{best}` (ECE {g.loc[best, 'ECE']:.1f}, "
                  f"95% CI {g.loc[best, 'ECE CI']}; a perfectly calibrated system would show about "
                  f"{g.loc[best, 'ECE floor']:.1f} on these {g.loc[best, 'n']} answers); the worst is `{worst}` "
                  f"(ECE {g.loc[worst, 'ECE']:.1f}, floor {g.loc[worst, 'ECE floor']:.1f})."]
         for system, r in g.iterrows():
+            kind = "" if system == "tfidf_logreg" else f" ({r['confidence']} confidence, the lower dev ECE)"
             if np.isinf(r["threshold"]):
-                parts.append(f"`{system}` reaches {100 * target:.0f}% accuracy at no threshold on dev, so it would "
-                             f"defer every answer.")
+                parts.append(f"`{system}`{kind} reaches {100 * target:.0f}% accuracy at no threshold on dev, so it "
+                             f"would defer every answer.")
             elif np.isnan(r["kept accuracy %"]):
-                parts.append(f"`{system}`'s dev threshold keeps no test answer.")
+                parts.append(f"`{system}`'s dev threshold{kind} keeps no test answer.")
             else:
-                parts.append(f"`{system}`'s dev-chosen threshold defers {r['deferred %']:.0f}% of test answers; "
+                parts.append(f"`{system}`'s dev-chosen threshold{kind} defers {r['deferred %']:.0f}% of test answers; "
                              f"those it keeps are {r['kept accuracy %']:.0f}% exact (target {100 * target:.0f}%, "
                              f"all answers {r['accuracy %']:.0f}%).")
         lines.append(" ".join(parts))
@@ -221,14 +230,17 @@ def outcomes(examples: pd.DataFrame, systems: dict[str, dict]) -> dict[tuple, tu
     return out
 
 
-def stacked(test: dict, n_bins: int, kind: str = "sequence") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(reliability bins, coverage–accuracy curves) of every (task, system) for one confidence kind, stacked
-    with task and system columns, for ``plots.reliability_diagrams`` and ``plots.coverage_risk_curves``."""
+def stacked(test: dict, n_bins: int, kinds: dict | str = "sequence") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(reliability bins, coverage–accuracy curves) of every (task, system), stacked with task and system
+    columns, for ``plots.reliability_diagrams`` and ``plots.coverage_risk_curves``. `kinds`: one confidence
+    kind for all, or {(task, system): kind} (``chosen_kind(table)["confidence"].to_dict()``)."""
     bins, curves = [], []
     for (task, system, k), (conf, hit) in test.items():
-        if k == kind:
-            bins.append(reliability(conf, hit, n_bins).assign(task=task, system=system))
-            curves.append(coverage_risk(conf, hit).assign(task=task, system=system))
+        want = kinds if isinstance(kinds, str) else kinds.get((task, system), "sequence")
+        if k == want:
+            label = system if system == "tfidf_logreg" or isinstance(kinds, str) else f"{system} ({k})"
+            bins.append(reliability(conf, hit, n_bins).assign(task=task, system=label))
+            curves.append(coverage_risk(conf, hit).assign(task=task, system=label))
     return pd.concat(bins, ignore_index=True), pd.concat(curves, ignore_index=True)
 
 
@@ -268,9 +280,10 @@ def noise_words(table: pd.DataFrame, condition: str = "misspelling", min_n: int 
         parts = []
         for system, s in g.groupby("system", sort=False):
             a, b = s[s["rate"] == lo_rate].iloc[0], s[s["rate"] == hi_rate].iloc[0]
-            drift = ("confidence fell with accuracy" if b["confidence %"] < a["confidence %"] - 1 else
-                     "confidence held while accuracy fell" if b["accuracy %"] < a["accuracy %"] - 1 else
-                     "both held")
+            d_conf, d_acc = a["confidence %"] - b["confidence %"], a["accuracy %"] - b["accuracy %"]
+            drift = ("both held" if d_acc < 2 else
+                     "confidence fell with accuracy" if d_conf >= d_acc / 2 else
+                     "confidence held while accuracy fell: overconfident under noise")
             parts.append(f"`{system}` ECE {a['ECE']:.1f} → {b['ECE']:.1f} (mean confidence {a['confidence %']:.0f} → "
                          f"{b['confidence %']:.0f}%, accuracy {a['accuracy %']:.0f} → {b['accuracy %']:.0f}%: {drift})")
         lines.append(f"**{task.replace('_', ' ')}**, {condition} at {100 * lo_rate:.0f}% → {100 * hi_rate:.0f}% of "

@@ -371,17 +371,17 @@ def reliability_diagrams(bins: pd.DataFrame, source: str):
     area ~ answers in the bin; the diagonal is perfect calibration (below it = overconfident).
     `bins`: columns task, system, confidence, accuracy, n (``calibration.reliability`` rows, stacked)."""
     tasks = list(dict.fromkeys(bins["task"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 6.0), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls=":", label="perfect calibration")
         for system, g in bins[bins["task"] == task].groupby("system", sort=False):
-            color = MODEL_COLORS.get(system, "#333333")
+            color = MODEL_COLORS.get(system.split(" ")[0], "#333333")
             ax.plot(g["confidence"], g["accuracy"], color=color, lw=1.2, label=system)
             ax.scatter(g["confidence"], g["accuracy"], s=8 + 120 * g["n"] / max(g["n"].max(), 1), color=color,
                        alpha=0.7, lw=0)
         ax.set(title=task.replace("_", " "), xlabel="mean confidence in bin", ylabel="exact-match accuracy in bin",
                xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), aspect="equal")
-    axes[0][-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # each panel's kinds
     fig.suptitle(f"Reliability diagrams, test split ({source})")
     fig.tight_layout()
     return fig
@@ -395,7 +395,7 @@ def coverage_risk_curves(curves: pd.DataFrame, source: str, target: float | None
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.6 * len(tasks), 4.2), squeeze=False, sharey=True)
     for ax, task in zip(axes[0], tasks):
         for system, g in curves[curves["task"] == task].groupby("system", sort=False):
-            ax.step(100 * g["coverage"], 100 * g["accuracy"], where="post", color=MODEL_COLORS.get(system, "#333333"),
+            ax.step(100 * g["coverage"], 100 * g["accuracy"], where="post", color=MODEL_COLORS.get(system.split(" ")[0], "#333333"),
                     label=system)
         if target is not None:
             ax.axhline(100 * target, color="#999999", ls=":", lw=1, label=f"target {100 * target:.0f}%")

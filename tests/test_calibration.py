@@ -158,3 +158,24 @@ def test_copy_constrained_log_probabilities_are_the_models_own():
         with torch.no_grad():
             expected += float(model(torch.tensor([ids + new])).logits[0, -1].float().log_softmax(-1)[tok.eos_token_id])
     assert total == pytest.approx(expected, abs=1e-3)
+
+
+def test_words_use_the_kind_chosen_on_dev_and_name_overconfidence_under_noise():
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    c = rng.uniform(size=200)
+    h = (rng.uniform(size=200) < c).astype(float)
+    dev = {("phenotype_extraction", "cancer_cpt", "sequence"): (np.clip(c + 0.4, 0, 1), h),  # overconfident
+           ("phenotype_extraction", "cancer_cpt", "normalised"): (c, h)}
+    table = cal.summary_table(dev, dev, 0.9, 10, 50, 0)
+    assert cal.chosen_kind(table).loc[("phenotype_extraction", "cancer_cpt"), "confidence"] == "normalised"
+    assert "normalised confidence" in cal.summary_words(table, 0.9)
+    noise = pd.DataFrame([
+        {"condition": "misspelling", "rate": 0.0, "task": "phenotype_extraction", "system": "cancer_cpt", "n": 40,
+         "accuracy %": 76.0, "confidence %": 56.0, "ECE": 30.0},
+        {"condition": "misspelling", "rate": 0.5, "task": "phenotype_extraction", "system": "cancer_cpt", "n": 40,
+         "accuracy %": 43.0, "confidence %": 58.0, "ECE": 32.0}])
+    assert "overconfident under noise" in cal.noise_words(noise)
+    noise.loc[1, "confidence %"] = 30.0
+    assert "confidence fell with accuracy" in cal.noise_words(noise)
