@@ -41,6 +41,9 @@ Rules
    itself (start/finish timestamps, git commit and its short form, params hash, input sha256s — each in its own
    form), or one that occurs verbatim in the project's own source text. Other manifest strings (run name,
    paths, params) allow nothing: a run named after a barcode must not exempt that barcode in the book.
+3. Memorisation (`check_memorisation`, after rules 1-2 pass): a real-data run's stage 20 must have recorded the
+   memorisation check (cancerllm/memorisation.py), and no model's verbatim-continuation rate on its training
+   notes may exceed its rate on held-out notes by more than `memorisation.MAX_EXCESS_RATE`.
 Not covered: text inside images (figures are not OCR'd); note text that someone commits into the project's
 own source (rule 1 allows it — the repository would already have leaked it); identifiers in formats other
 than the ones above (names, addresses, ages are not looked for).
@@ -392,6 +395,38 @@ def scan_run(run_dir: Path, notes, general=None, manifest: dict | None = None) -
     return Gate(notes, general, manifest).scan(Path(run_dir))
 
 
+def check_memorisation(run_dir: Path, manifest: dict) -> None:
+    """Refuse a real-data run whose weights reproduce their training notes (cancerllm/memorisation.py): one
+    LeakError line naming the first model whose recorded train − held-out verbatim-continuation rate exceeds
+    `memorisation.MAX_EXCESS_RATE` (the constant, never a value recorded in the run), or saying that stage 20
+    recorded no check for a model the run trained. Runs whose manifest records synthetic data pass."""
+    from . import memorisation
+
+    stage = "20_instruction_tuning"  # pipeline.SFT_STAGE (not imported: it pulls in the training stack)
+    if manifest.get("data_is_real") is False:
+        return
+    path = Path(run_dir) / stage / "metrics.json"
+    rerun = f"re-run it (`python -m cancerllm run PARAMS --force {stage}`)"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8")).get("memorisation")
+    except (OSError, ValueError, AttributeError):
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("models"), dict):
+        raise LeakError(f"publishing gate: {path}: no memorisation check recorded (runs made before the check "
+                        f"have none); {rerun} before publishing real data")
+    params = manifest.get("params") if isinstance(manifest.get("params"), dict) else {}
+    for name in params.get("ablation_models") or sorted(record["models"]):
+        rec = record["models"].get(name)
+        excess = rec.get("excess") if isinstance(rec, dict) else None
+        if not isinstance(excess, (int, float)) or excess != excess:  # missing or NaN
+            raise LeakError(f"publishing gate: {path}: no memorisation result for model {name}; {rerun}")
+        if excess > memorisation.MAX_EXCESS_RATE:
+            raise LeakError(f"publishing gate: model {name} continues its training notes verbatim at "
+                            f"{100 * rec['train']['rate']:.1f}% vs {100 * rec['heldout']['rate']:.1f}% held-out "
+                            f"(excess {100 * excess:.1f} points > {100 * memorisation.MAX_EXCESS_RATE:.0f}); "
+                            f"its weights may leak notes")
+
+
 def gate_run(cfg) -> int:
     """`python -m cancerllm gate PARAMS`: scan a run's notebooks and built book against the notes the run read
     (`recorded_cohort`; PARAMS only names the run directory), whatever its data (a synthetic run with
@@ -400,4 +435,5 @@ def gate_run(cfg) -> int:
         raise FileNotFoundError(f"{cfg.run_dir}: no executed notebooks; run `python -m cancerllm run` first")
     cohort, manifest = recorded_cohort(cfg.run_dir)
     Gate(cohort.notes, cohort.general, manifest).check(cfg.run_dir)
+    check_memorisation(cfg.run_dir, manifest)
     return sum(1 for t in (cfg.run_dir / "notebooks", cfg.run_dir / "book" / "_build") for _ in _publishable(t))

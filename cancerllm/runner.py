@@ -245,10 +245,11 @@ def build_book(cfg: Config) -> Path:
 
     Any Sphinx warning or a cell error stored in a notebook fails the build (non-zero exit).
     Real data (the manifest's `data_is_real` is not false): the publishing gate (cancerllm/gate.py) scans the
-    executed notebooks before building and everything under book/_build after; a finding raises LeakError
-    and leaves no built HTML. Returns the path of the built index.html.
+    executed notebooks before building and everything under book/_build after, and the models must pass the
+    memorisation check (`gate.check_memorisation`); a finding raises LeakError and leaves no built HTML.
+    Returns the path of the built index.html.
     """
-    from .gate import publishing_gate
+    from .gate import check_memorisation, publishing_gate
 
     run_dir = cfg.run_dir
     missing = [s for s in available_stages() if not (run_dir / "notebooks" / f"{s}.ipynb").is_file()]
@@ -258,6 +259,7 @@ def build_book(cfg: Config) -> Path:
     gate = publishing_gate(cfg)  # None for synthetic runs: their books may show example notes
     if gate is not None:
         gate.check(run_dir, [run_dir / "notebooks"], remove=work / "_build")
+        check_memorisation(run_dir, read_manifest(run_dir))  # weights that reproduce notes: no book either
     if work.exists():
         shutil.rmtree(work)
     shutil.copytree(BOOK_SRC, work, ignore=shutil.ignore_patterns("_build"))

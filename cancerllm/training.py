@@ -39,10 +39,20 @@ def cpt_corpora(cohort: Cohort, seed: int) -> dict[str, dict[str, list[str]]]:
 
     cancer: train-split notes plus the cohort's unlabelled notes for training; dev+test notes for held-out
     perplexity. general: the general (non-cancer) clinical notes, 90/10 seeded split.
+    Synthetic cohorts only: the memorisation check's canary documents (``memorisation.canary_documents``), which
+    calibrate that check, are interleaved with the cancer training notes; real cohorts never get them.
     """
+    from .memorisation import canary_documents
+
     notes = cohort.notes
     cancer = {"train": notes.loc[notes["split"] == "train", "text"].tolist() + cohort.unlabelled["text"].tolist(),
               "heldout": notes.loc[notes["split"] != "train", "text"].tolist()}
+    if not cohort.is_real:  # at seeded places among the notes: packing would put them side by side in a few blocks
+        train, docs = cancer["train"], canary_documents(seed)
+        at = np.random.default_rng([seed, 1]).uniform(0, len(train), len(docs))
+        order = np.argsort(np.concatenate([np.arange(len(train)), at]), kind="stable")
+        every = train + docs
+        cancer["train"] = [every[i] for i in order]
     gen = cohort.general["text"].tolist()
     order = np.random.default_rng(seed).permutation(len(gen))
     n_hold = max(1, len(gen) // 10) if gen else 0

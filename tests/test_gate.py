@@ -84,7 +84,18 @@ def _fake_run(cfg, printed: dict | None = None, is_real=True):
                 "text/plain": table.to_string(), "text/html": table.to_html()})]),
         ]
         nbformat.write(new_notebook(cells=cells), run_dir / "notebooks" / f"{stage}.ipynb")
+    write_memorisation(run_dir, {m: 0.0 for m in cfg.ablation_models})  # a passing check (tests/test_memorisation.py)
     return run_dir
+
+
+def write_memorisation(run_dir, excess: dict):
+    """Stage 20's metrics.json with a memorisation record: per model the excess rate (train 0.1 + excess vs 0.1)."""
+    rate = {"n": 512, "verbatim": 51, "ci_low": 0.08, "ci_high": 0.13}
+    models = {m: {"train": {**rate, "rate": 0.1 + e}, "heldout": {**rate, "rate": 0.1}, "excess": e, "canaries": None}
+              for m, e in excess.items()}
+    (run_dir / "20_instruction_tuning").mkdir(parents=True, exist_ok=True)
+    (run_dir / "20_instruction_tuning" / "metrics.json").write_text(json.dumps(
+        {"memorisation": {"n_prefix_tokens": 32, "n_suffix_tokens": 8, "canaries_planted": False, "models": models}}))
 
 
 def _params(cfg):
