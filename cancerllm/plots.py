@@ -471,14 +471,14 @@ def inference_panels(sweep: pd.DataFrame, hardware: str):
               bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     kv = sweep[sweep["experiment"] == "KV cache"]
     kv_ax.bar("KV cache " + kv["setting"].astype(str), kv["tokens/s"], color=["#C44E52", "#4C72B0"][: len(kv)])
-    kv_ax.set(title="KV cache", xlabel="", ylabel="generated tokens per second")
+    kv_ax.set(title="KV cache", xlabel="", ylabel="generated tokens/s")
     pl = sweep[sweep["experiment"] == "prompt length"]
     pl = pl.iloc[pl["setting"].astype(str).str.extract(r"(\d+)")[0].astype(int).argsort().to_numpy()]
     full = bs[bs["setting"].astype(int) == 16]
     xs = [s.replace(" tokens", "\ntokens") for s in pl["setting"].astype(str)] + (["full\nprompts"] if len(full) else [])
     ys = list(pl["tokens/s"]) + list(full["tokens/s"])
     pl_ax.bar(xs, ys, color="#8172B3")
-    pl_ax.set(title="Prompt length (batch 16)", xlabel="prompt length", ylabel="generated tokens per second")
+    pl_ax.set(title="Prompt length (batch 16)", xlabel="prompt length", ylabel="generated tokens/s")
     for a_ in (kv_ax, pl_ax):
         if not a_.patches:
             _no_data(a_, "not measured in this run")
