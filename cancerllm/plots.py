@@ -17,6 +17,7 @@ SPLIT_COLORS = {"train": "#4C72B0", "dev": "#DD8452", "test": "#55A868"}
 # Figures here are at most COLUMN_WIDTH wide and no text is under MIN_FONT pt; more panels means more rows, not a
 # wider figure. tests/test_plots.py checks both on every figure.
 COLUMN_WIDTH = 7.3
+FIG_WIDTH = 7.0  # the saved tight bbox adds a little (an outside legend, a twin axis) and must stay within the column
 MIN_FONT = 9
 
 
@@ -79,7 +80,7 @@ def label_status_bars(status: pd.DataFrame, source: str):
     colors = {"stated": "#4C72B0", "not mentioned": "#C44E52", "no label": "#BBBBBB"}
     cols = [c for c in colors if status[c].sum() > 0]
     absent = [c for c in colors if c not in cols]
-    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 0.4 * len(status) + 2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.4 * len(status) + 2), layout="constrained")
     status[cols].iloc[::-1].plot.barh(stacked=True, ax=ax, color=[colors[c] for c in cols], width=0.8, legend=False)
     ax.set(title=f"Gold label status per field ({source})", xlabel="patients", ylabel="field")
     note = f"   ({' and '.join(absent)}: 0 patients in every field)" if absent else ""
@@ -93,7 +94,7 @@ def label_value_grid(counts: pd.DataFrame, source: str, ncols: int = 2):
     fields = list(dict.fromkeys(counts["field"]))
     nrows = max(1, -(-len(fields) // ncols))
     per_row = [max((counts["field"] == f).sum() for f in fields[r * ncols:(r + 1) * ncols]) for r in range(nrows)]
-    fig = plt.figure(figsize=(COLUMN_WIDTH, sum(0.36 * n + 0.9 for n in per_row) + 0.6), layout="constrained")
+    fig = plt.figure(figsize=(FIG_WIDTH, sum(0.36 * n + 0.9 for n in per_row) + 0.6), layout="constrained")
     grid = fig.add_gridspec(nrows, ncols, height_ratios=[0.36 * n + 0.9 for n in per_row])
     for i, fld in enumerate(fields):
         r, c = divmod(i, ncols)
@@ -106,7 +107,7 @@ def label_value_grid(counts: pd.DataFrame, source: str, ncols: int = 2):
         ax.tick_params(axis="y", labelsize=MIN_FONT)
     if not fields:
         _no_data(fig.add_subplot(grid[0, :]), "no labelled field in this cohort")
-    fig.suptitle(f"Most frequent gold values per field ({source})")
+    fig.suptitle(f"Most frequent gold values per field\n({source})")
     return fig
 
 
@@ -219,7 +220,7 @@ def confusion_grid(mats: dict, system: str, source: str, max_labels: int = 12):
     top.update({fld: _top_confusion(mats[fld], max_labels) for fld in long})
     rows = [short[i:i + 3] for i in range(0, len(short), 3)] + [[f] for f in long]
     heights = [3.0 if r[0] in short else 0.3 * max(len(top[r[0]]), 4) + 2.4 for r in rows] or [1.5]
-    fig = plt.figure(figsize=(COLUMN_WIDTH, sum(heights) + 0.4), layout="constrained")
+    fig = plt.figure(figsize=(FIG_WIDTH, sum(heights) + 0.4), layout="constrained")
     subfigs = np.atleast_1d(fig.subfigures(len(heights), 1, height_ratios=heights))
     for sub, row in zip(subfigs, rows):
         axes = np.atleast_1d(sub.subplots(1, 3 if row[0] in short else 1))
@@ -242,7 +243,7 @@ def confusion_grid(mats: dict, system: str, source: str, max_labels: int = 12):
             ax.tick_params(axis="y", rotation=0)
     if not rows:
         _no_data(fig.add_subplot(), "no categorical field in the test set")
-    fig.suptitle(f"Confusion matrices, {system}: counts of test instances ({source})")
+    fig.suptitle(f"Confusion matrices, {system}: counts of test instances\n({source})")
     return fig
 
 
@@ -256,7 +257,7 @@ def robustness_curves(sweep: pd.DataFrame, metric: str, source: str):
     tasks, systems = list(dict.fromkeys(sub["task"])), list(dict.fromkeys(sub["system"]))
     styles = {"misspelling": ("#4C72B0", "-"), "ocr": ("#DD8452", "--")}
     fig, axes = plt.subplots(max(len(tasks), 1), max(len(systems), 1), squeeze=False, sharex=True, sharey=True,
-                             figsize=(COLUMN_WIDTH, 1.9 * max(len(tasks), 1) + 1.6), layout="constrained")
+                             figsize=(FIG_WIDTH, 1.9 * max(len(tasks), 1) + 1.6), layout="constrained")
     for r, task in enumerate(tasks):
         for c, system in enumerate(systems):
             ax, t = axes[r][c], sub[(sub["task"] == task) & (sub["system"] == system)]
@@ -279,7 +280,7 @@ def robustness_curves(sweep: pd.DataFrame, metric: str, source: str):
         ax.tick_params(labelsize=MIN_FONT)
     axes[-1][len(systems) // 2].set_xlabel("words perturbed (% of eligible words)")  # centred under the grid
     _legend_below(fig, ncol=2, title="95% CI bands")
-    fig.suptitle(f"F1 ({metric}) under typing and scanning noise ({source})")
+    fig.suptitle(f"F1 ({metric}) under typing and scanning noise\n({source})")
     return fig
 
 
@@ -320,7 +321,7 @@ def retrieval_gain(gains: pd.DataFrame, source: str):
     sub = gains[gains["noise"] == 0]
     tasks, retr = list(dict.fromkeys(sub["task"])), list(dict.fromkeys(sub["retriever"]))
     systems = list(dict.fromkeys(sub["system"]))
-    fig, axes = plt.subplots(max(len(tasks), 1), 1, squeeze=False, figsize=(COLUMN_WIDTH, 2.9 * max(len(tasks), 1) + 1),
+    fig, axes = plt.subplots(max(len(tasks), 1), 1, squeeze=False, figsize=(FIG_WIDTH, 2.9 * max(len(tasks), 1) + 1),
                              layout="constrained")
     width = 0.8 / max(len(retr), 1)
     for ax, task in zip(axes[:, 0], tasks):
@@ -339,7 +340,7 @@ def retrieval_gain(gains: pd.DataFrame, source: str):
         ax.margins(y=0.2)
         ax.set_xticks(range(len(systems)), systems)
         n = ", ".join(str(int(v)) for v in sorted(t["n"].dropna().unique())) if "n" in t else ""
-        warn = " (under 30: wide intervals)" if n and t["n"].min() < 30 else ""
+        warn = " (< 30: wide CIs)" if n and t["n"].min() < 30 else ""
         ax.set(title=task.replace("_", " ") + (f", n = {n} paired test questions{warn}" if n else ""),
                xlabel="model", ylabel="F1 gain (×100)\nwith 95% CI")
     if not tasks:
@@ -347,7 +348,7 @@ def retrieval_gain(gains: pd.DataFrame, source: str):
     k = int(sub["k"].iloc[0]) if len(sub) else 0
     if len(sub):
         _legend_below(fig, *axes[0][0].get_legend_handles_labels(), ncol=len(retr), title=f"retriever (k = {k})")
-    fig.suptitle(f"F1 with retrieved examples minus without, clean notes ({source})")
+    fig.suptitle(f"F1 with retrieved examples minus without, clean notes\n({source})")
     return fig
 
 
@@ -361,7 +362,7 @@ def k_sweep(scores: pd.DataFrame, source: str, system: str | None = None, metric
     system = system or ("cancer_cpt" if "cancer_cpt" in lms else lms[-1])
     tasks = list(dict.fromkeys(sub["task"]))
     fig, axes = plt.subplots(1, max(len(tasks), 1), squeeze=False, sharey=True, layout="constrained",
-                             figsize=(COLUMN_WIDTH, 4.4))
+                             figsize=(FIG_WIDTH, 4.4))
     for ax, task in zip(axes[0], tasks):
         t = sub[sub["task"] == task]
         base = t[(t["k"] == 0) & (t["system"] == system)]
@@ -383,7 +384,7 @@ def k_sweep(scores: pd.DataFrame, source: str, system: str | None = None, metric
         _no_data(axes[0][0], "no retrieval condition in this run")
     else:
         _legend_below(fig, ncol=3)
-    fig.suptitle(f"F1 ({metric}) against k, {system} and kNN ({source})")
+    fig.suptitle(f"F1 ({metric}) against k, {system} and kNN\n({source})")
     return fig
 
 
@@ -432,7 +433,7 @@ def lora_full_bars(table: pd.DataFrame, hardware: str):
     panels = [("step_seconds", "seconds per step", "{:.2f} s"), ("peak_rss_gb", "peak RSS (GiB)", "{:.2f} GiB"),
               ("params_trainable", "trainable parameters (millions)", None),
               ("checkpoint_mb", "saved weights (MiB)", "{:.2f} MiB")]
-    fig, axes = plt.subplots(2, 2, figsize=(COLUMN_WIDTH, 5.4), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(FIG_WIDTH, 5.4), layout="constrained")
     for ax, (col, label, fmt) in zip(axes.flat, panels):
         vals = pd.to_numeric(table[col])
         if fmt is None:
@@ -449,7 +450,7 @@ def inference_panels(sweep: pd.DataFrame, hardware: str):
     """Generation: throughput and latency against batch size (the reference loop as a point at batch 1) across
     the top, with its legend under it; KV cache on/off and throughput against prompt length below.
     Used in 50_efficiency."""
-    fig = plt.figure(figsize=(COLUMN_WIDTH, 7.2), layout="constrained")
+    fig = plt.figure(figsize=(FIG_WIDTH, 7.2), layout="constrained")
     grid = fig.add_gridspec(2, 2, height_ratios=[1.15, 1])
     ax, kv_ax, pl_ax = fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
     bs = sweep[sweep["experiment"] == "batch size"].sort_values("setting", key=lambda c: c.astype(int))
@@ -458,7 +459,7 @@ def inference_panels(sweep: pd.DataFrame, hardware: str):
     if len(ref):
         ax.scatter([1], ref["tokens/s"], color="#C44E52", zorder=3, label="reference loop, one prompt at a time")
     ax.set(xscale="log", title="Throughput and latency against batch size", xlabel="batch size (log scale)",
-           ylabel="generated tokens per second")
+           ylabel="generated tokens/s")
     ax.set_xticks(list(bs["setting"].astype(int)), [str(b) for b in bs["setting"].astype(int)])
     ax.xaxis.set_minor_locator(plt.NullLocator())
     ax2 = ax.twinx()
@@ -482,5 +483,5 @@ def inference_panels(sweep: pd.DataFrame, hardware: str):
     for a_ in (kv_ax, pl_ax):
         if not a_.patches:
             _no_data(a_, "not measured in this run")
-    fig.suptitle(f"Greedy generation cost (measured here, {hardware})")
+    fig.suptitle(f"Greedy generation cost\n(measured here, {hardware})")
     return fig

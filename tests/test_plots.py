@@ -15,6 +15,8 @@ from cancerllm import plots, stats  # noqa: E402
 
 SYSTEMS = ["no_cpt", "general_cpt", "cancer_cpt", "rule", "tfidf_logreg"]
 TASKS = ["phenotype_extraction", "diagnosis_generation"]
+SOURCE = "REAL data: tcga_first_cohort"  # titles as long as a real run's
+HARDWARE = "AMD EPYC 7B13 64-Core Processor, 2 threads"
 
 
 def _sweep():
@@ -81,15 +83,15 @@ def _inference():
 
 
 FIGURES = {
-    "label_status_bars": lambda: plots.label_status_bars(_status(), "synthetic data"),
-    "label_value_grid_odd": lambda: plots.label_value_grid(_counts(5), "synthetic data"),
-    "label_value_grid_even": lambda: plots.label_value_grid(_counts(8), "synthetic data"),
-    "confusion_grid": lambda: plots.confusion_grid(_confusions(), "cancer_cpt", "synthetic data"),
-    "robustness_curves": lambda: plots.robustness_curves(_sweep(), "rouge_l_reference", "synthetic data"),
-    "retrieval_gain": lambda: plots.retrieval_gain(_gains(), "synthetic data"),
-    "k_sweep": lambda: plots.k_sweep(_scores60(), "synthetic data"),
-    "lora_full_bars": lambda: plots.lora_full_bars(_lora(), "test CPU"),
-    "inference_panels": lambda: plots.inference_panels(_inference(), "test CPU"),
+    "label_status_bars": lambda: plots.label_status_bars(_status(), SOURCE),
+    "label_value_grid_odd": lambda: plots.label_value_grid(_counts(5), SOURCE),
+    "label_value_grid_even": lambda: plots.label_value_grid(_counts(8), SOURCE),
+    "confusion_grid": lambda: plots.confusion_grid(_confusions(), "cancer_cpt", SOURCE),
+    "robustness_curves": lambda: plots.robustness_curves(_sweep(), "rouge_l_reference", SOURCE),
+    "retrieval_gain": lambda: plots.retrieval_gain(_gains(), SOURCE),
+    "k_sweep": lambda: plots.k_sweep(_scores60(), SOURCE),
+    "lora_full_bars": lambda: plots.lora_full_bars(_lora(), HARDWARE),
+    "inference_panels": lambda: plots.inference_panels(_inference(), HARDWARE),
 }
 
 
@@ -148,12 +150,12 @@ def test_axis_labels_fit_their_axis(drawn):
 
 
 def test_label_status_bars_drops_an_always_zero_status():
-    fig = plots.label_status_bars(_status(not_mentioned=0), "synthetic data")
+    fig = plots.label_status_bars(_status(not_mentioned=0), SOURCE)
     labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
     assert labels == ["stated", "no label"]
     assert "not mentioned: 0 patients in every field" in fig.legends[0].get_title().get_text()
     plt.close(fig)
-    fig = plots.label_status_bars(_status(not_mentioned=3), "synthetic data")
+    fig = plots.label_status_bars(_status(not_mentioned=3), SOURCE)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["stated", "not mentioned", "no label"]
     plt.close(fig)
 
@@ -168,7 +170,7 @@ def test_confusion_keeps_the_most_frequent_labels_and_sums_the_rest():
 
 
 def test_label_value_grid_fills_every_slot():
-    fig = plots.label_value_grid(_counts(5), "synthetic data")
+    fig = plots.label_value_grid(_counts(5), SOURCE)
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 5
     last = fig.axes[-1].get_window_extent()
     assert last.width > 1.8 * fig.axes[0].get_window_extent().width  # the odd one out spans the row
