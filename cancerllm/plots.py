@@ -9,8 +9,42 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-sns.set_theme(style="whitegrid", context="notebook")
+sns.set_theme(style="whitegrid", context="notebook")  # notebook context: ticks and legends 11 pt, labels 12 pt
 SPLIT_COLORS = {"train": "#4C72B0", "dev": "#DD8452", "test": "#55A868"}
+
+# The book's text column is ~730 px and notebooks show figures at 100 dpi, so a figure up to COLUMN_WIDTH inches
+# wide is shown at its own size and one wider is shrunk (a 14-inch figure to half: its 11 pt ticks read as 5.5 pt).
+# Figures here are at most COLUMN_WIDTH wide and no text is under MIN_FONT pt; more panels means more rows, not a
+# wider figure. tests/test_plots.py checks both on every figure.
+COLUMN_WIDTH = 7.3
+FIG_WIDTH = 7.0  # the saved tight bbox adds a little (an outside legend, a twin axis) and must stay within the column
+MIN_FONT = 9
+
+
+def _legend_below(fig, handles=None, labels=None, ncol: int = 3, **kw):
+    """One figure legend under the axes, outside every panel (needs layout="constrained")."""
+    if handles is None:
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+    return fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, max(len(handles), 1)),
+                      frameon=False, fontsize=MIN_FONT + 1, **kw)
+
+
+def _no_data(ax, why: str):
+    """Say in the panel why it is empty instead of leaving a blank frame."""
+    ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, fontsize=MIN_FONT + 1, wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _short(label: str, width: int = 24, lines: int = 2) -> str:
+    """A long category label wrapped onto at most `lines` lines of `width` characters (ellipsis beyond)."""
+    import textwrap
+
+    parts = textwrap.wrap(str(label), width) or [""]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1].rstrip() + "…"
+    return "\n".join(parts)
 
 
 def data_label(cohort) -> str:
@@ -41,31 +75,39 @@ def length_histograms(lengths: pd.DataFrame, source: str, column: str = "words")
 
 
 def label_status_bars(status: pd.DataFrame, source: str):
-    """Per field: stated / not mentioned / no label, as stacked horizontal bars."""
-    cols = ["stated", "not mentioned", "no label"]
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(status) + 1.5))
-    status[cols].iloc[::-1].plot.barh(stacked=True, ax=ax, color=["#4C72B0", "#C44E52", "#BBBBBB"], width=0.8)
+    """Per field: stated / not mentioned / no label, as stacked horizontal bars. A status no field has (e.g. no
+    "not mentioned" gold answer in the whole cohort) is left out of bars and legend, and the figure says so."""
+    colors = {"stated": "#4C72B0", "not mentioned": "#C44E52", "no label": "#BBBBBB"}
+    cols = [c for c in colors if status[c].sum() > 0]
+    absent = [c for c in colors if c not in cols]
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.4 * len(status) + 2), layout="constrained")
+    status[cols].iloc[::-1].plot.barh(stacked=True, ax=ax, color=[colors[c] for c in cols], width=0.8, legend=False)
     ax.set(title=f"Gold label status per field ({source})", xlabel="patients", ylabel="field")
-    ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
+    note = f"   ({' and '.join(absent)}: 0 patients in every field)" if absent else ""
+    _legend_below(fig, *ax.get_legend_handles_labels(), title=f"gold label{note}")
     return fig
 
 
-def label_value_grid(counts: pd.DataFrame, source: str, ncols: int = 3):
-    """Small multiples: the most frequent gold values of each field."""
+def label_value_grid(counts: pd.DataFrame, source: str, ncols: int = 2):
+    """Small multiples: the most frequent gold values of each field, `ncols` panels a row (long values wrap onto
+    two lines); with an odd number of fields the last panel takes the whole row, so no slot is left empty."""
     fields = list(dict.fromkeys(counts["field"]))
-    nrows = -(-len(fields) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 2.6 * nrows), squeeze=False)
-    for ax, fld in zip(axes.flat, fields):
+    nrows = max(1, -(-len(fields) // ncols))
+    per_row = [max((counts["field"] == f).sum() for f in fields[r * ncols:(r + 1) * ncols]) for r in range(nrows)]
+    fig = plt.figure(figsize=(FIG_WIDTH, sum(0.36 * n + 0.9 for n in per_row) + 0.6), layout="constrained")
+    grid = fig.add_gridspec(nrows, ncols, height_ratios=[0.36 * n + 0.9 for n in per_row])
+    for i, fld in enumerate(fields):
+        r, c = divmod(i, ncols)
+        last = i == len(fields) - 1
+        ax = fig.add_subplot(grid[r, c:] if last else grid[r, c])
         sub = counts[counts["field"] == fld]
-        ax.barh([v[:32] for v in sub["value"]][::-1], sub["patients"].to_numpy()[::-1], color="#4C72B0")
+        ax.barh([_short(v) for v in sub["value"]][::-1], sub["patients"].to_numpy()[::-1], color="#4C72B0")
         ax.set_title(fld, fontsize="medium")
         ax.set_xlabel("patients")
-        ax.tick_params(axis="y", labelsize=7)
-    for ax in list(axes.flat)[len(fields):]:
-        ax.set_visible(False)
-    fig.suptitle(f"Most frequent gold values per field ({source})")
-    fig.tight_layout()
+        ax.tick_params(axis="y", labelsize=MIN_FONT)
+    if not fields:
+        _no_data(fig.add_subplot(grid[0, :]), "no labelled field in this cohort")
+    fig.suptitle(f"Most frequent gold values per field\n({source})")
     return fig
 
 
@@ -151,37 +193,94 @@ def heatmap(table: pd.DataFrame, title: str, source: str, xlabel: str = "system"
     return fig
 
 
+def _top_confusion(m: pd.DataFrame, max_labels: int) -> pd.DataFrame:
+    """The square matrix over the labels with the most gold + predicted instances, the others summed into
+    "(other)" (a row and a column), so a panel shows where the instances are, not the first labels in sort order."""
+    labels = list(dict.fromkeys([*m.index, *m.columns]))
+    m = m.reindex(index=labels, columns=labels, fill_value=0)
+    weight = (m.sum(axis=1) + m.sum(axis=0)).sort_values(ascending=False, kind="stable")
+    weight = weight[weight > 0]
+    keep = set(weight.index[: max_labels if len(weight) <= max_labels else max_labels - 1])
+    order = [lab for lab in labels if lab in keep] + (["(other)"] if len(weight) > len(keep) else [])
+    name = {lab: (lab if lab in keep else "(other)") for lab in labels}
+    m = m.groupby(name.get, sort=False).sum().T.groupby(name.get, sort=False).sum().T
+    return m.reindex(index=order, columns=order, fill_value=0).rename_axis(index="gold", columns="predicted")
+
+
 def confusion_grid(mats: dict, system: str, source: str, max_labels: int = 12):
-    """Confusion matrices (gold rows, predicted columns) of one system, one panel per field."""
-    n = len(mats)
-    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.4), squeeze=False)
-    for ax, (fld, m) in zip(axes[0], mats.items()):
-        m = m.iloc[:max_labels, :max_labels]
-        sns.heatmap(m, annot=m.shape[0] <= 8, fmt="d", cmap="Blues", cbar=False, ax=ax)
-        ax.set(title=fld, xlabel="predicted", ylabel="gold")
-        ax.tick_params(labelsize=7)
-    fig.suptitle(f"Confusion matrices, {system} ({source})")
-    fig.tight_layout()
+    """Confusion matrices (gold rows, predicted columns, counts) of one system, one panel per field: fields with
+    short labels (stages) three to a row with their 6 most frequent labels, a field with long labels (diagnosis)
+    on a row of its own with `max_labels`; the other labels are summed into "(other)". Each row is a subfigure,
+    so the long labels of one row do not squeeze the panels of another."""
+    import numpy as np
+
+    top = {fld: _top_confusion(m, min(max_labels, 6)) for fld, m in mats.items()}
+    long = [f for f, m in top.items() if max((len(str(v)) for v in m.index), default=0) > 14]
+    short = [f for f in mats if f not in long]
+    top.update({fld: _top_confusion(mats[fld], max_labels) for fld in long})
+    rows = [short[i:i + 3] for i in range(0, len(short), 3)] + [[f] for f in long]
+    heights = [3.0 if r[0] in short else 0.3 * max(len(top[r[0]]), 4) + 2.4 for r in rows] or [1.5]
+    fig = plt.figure(figsize=(FIG_WIDTH, sum(heights) + 0.4), layout="constrained")
+    subfigs = np.atleast_1d(fig.subfigures(len(heights), 1, height_ratios=heights))
+    for sub, row in zip(subfigs, rows):
+        axes = np.atleast_1d(sub.subplots(1, 3 if row[0] in short else 1))
+        for ax in axes[len(row):]:
+            ax.remove()  # a short last row: no empty frames
+        for ax, fld in zip(axes, row):
+            m = top[fld]
+            total = int(m.to_numpy().sum())
+            ax.set_title(f"{fld.replace('_', ' ')} (n = {total})", fontsize="medium")
+            if total == 0:
+                _no_data(ax, "no test instance of this field")
+                continue
+            width, lines = (30, 1) if fld in long else (9, 2)  # "not mentioned" on two lines in a stage panel
+            shown = m.rename(index=lambda v: _short(v, width, lines), columns=lambda v: _short(v, width, lines))
+            annot = np.where(m.to_numpy() > 0, m.to_numpy().astype(str), "")
+            sns.heatmap(shown, annot=annot, fmt="", annot_kws={"fontsize": MIN_FONT}, cmap="Blues", cbar=False,
+                        ax=ax, linewidths=0.5, linecolor="#EEEEEE", square=fld in short)
+            ax.set(xlabel="predicted", ylabel="gold")
+            ax.tick_params(labelsize=MIN_FONT)
+            ax.tick_params(axis="y", rotation=0)
+    if not rows:
+        _no_data(fig.add_subplot(), "no categorical field in the test set")
+    fig.suptitle(f"Confusion matrices, {system}: counts of test instances\n({source})")
     return fig
 
 
 def robustness_curves(sweep: pd.DataFrame, metric: str, source: str):
-    """F1 against the share of words perturbed, with 95% CI bands, one colour per system and one panel per task:
-    misspelling solid, OCR confusions dashed. Used in notebooks/40_robustness.ipynb."""
+    """Small multiples of F1 against the share of words perturbed: one row per task, one column per system, in
+    each panel misspelling (solid) and OCR confusions (dashed) with their 95% CI bands. Axes are shared, so panels
+    compare at a glance. Used in notebooks/40_robustness.ipynb."""
+    import numpy as np
+
     sub = sweep[(sweep["metric"] == metric) & sweep["condition"].isin(["misspelling", "ocr"])]
-    tasks = list(dict.fromkeys(sub["task"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.4), squeeze=False, sharey=True)
-    for ax, task in zip(axes[0], tasks):
-        for (system, cond), g in sub[sub["task"] == task].groupby(["system", "condition"], sort=False):
-            g = g.sort_values("rate")
-            x, color, ls = 100 * g["rate"], MODEL_COLORS.get(system, "#333333"), "-" if cond == "misspelling" else "--"
-            ax.plot(x, g["f1"], color=color, ls=ls, marker="o", ms=3, label=f"{system} ({cond})")
-            ax.fill_between(x, g["f1_ci_low"], g["f1_ci_high"], color=color, alpha=0.12, lw=0)
-        ax.set(title=task.replace("_", " "), xlabel="words perturbed (% of eligible words)",
-               ylabel=f"F1 (×100, {metric}) with 95% CI", ylim=(-2, 102))
-    axes[0][-1].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.suptitle(f"F1 under misspelling (solid) and OCR noise (dashed) ({source})")
-    fig.tight_layout()
+    tasks, systems = list(dict.fromkeys(sub["task"])), list(dict.fromkeys(sub["system"]))
+    styles = {"misspelling": ("#4C72B0", "-"), "ocr": ("#DD8452", "--")}
+    fig, axes = plt.subplots(max(len(tasks), 1), max(len(systems), 1), squeeze=False, sharex=True, sharey=True,
+                             figsize=(FIG_WIDTH, 1.9 * max(len(tasks), 1) + 1.6), layout="constrained")
+    for r, task in enumerate(tasks):
+        for c, system in enumerate(systems):
+            ax, t = axes[r][c], sub[(sub["task"] == task) & (sub["system"] == system)]
+            for cond, (color, ls) in styles.items():
+                g = t[t["condition"] == cond].sort_values("rate")
+                x = 100 * g["rate"]
+                ax.plot(x, g["f1"], color=color, ls=ls, marker="o", ms=3,
+                        label="misspelling" if cond == "misspelling" else "OCR confusions")
+                ax.fill_between(x, g["f1_ci_low"], g["f1_ci_high"], color=color, alpha=0.15, lw=0)
+            if t.empty:
+                _no_data(ax, "not run")
+            if r == 0:
+                ax.set_title(system, fontsize=MIN_FONT + 1)
+            if c == 0:
+                ax.set_ylabel(f"{task.split('_')[0]}\nF1 (×100)")
+        rates = 100 * np.sort(sub["rate"].unique())
+    if len(sub):
+        axes[0][0].set(ylim=(-2, 102), yticks=[0, 50, 100], xticks=[rates[0], rates[-1]] if len(rates) > 1 else rates)
+    for ax in axes.flat:
+        ax.tick_params(labelsize=MIN_FONT)
+    axes[-1][len(systems) // 2].set_xlabel("words perturbed (% of eligible words)")  # centred under the grid
+    _legend_below(fig, ncol=2, title="95% CI bands")
+    fig.suptitle(f"F1 ({metric}) under typing and scanning noise\n({source})")
     return fig
 
 
@@ -214,61 +313,78 @@ RETRIEVER_COLORS = {"none": "#999999", "bm25": "#4C72B0", "tfidf": "#55A868", "c
 
 
 def retrieval_gain(gains: pd.DataFrame, source: str):
-    """F1 with retrieval minus without (paired-bootstrap 95% CI) per model and retriever, one panel per task;
-    clean notes only. Used in notebooks/60_retrieval.ipynb."""
+    """F1 with retrieval minus without (paired-bootstrap 95% CI) per model and retriever, one row per task, each
+    bar labelled with its value (a gain of exactly 0 is a number, not an empty panel); clean notes only. The
+    panel title gives the number of paired test questions. Used in notebooks/60_retrieval.ipynb."""
     import numpy as np
 
     sub = gains[gains["noise"] == 0]
     tasks, retr = list(dict.fromkeys(sub["task"])), list(dict.fromkeys(sub["retriever"]))
     systems = list(dict.fromkeys(sub["system"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(max(len(tasks), 1), 1, squeeze=False, figsize=(FIG_WIDTH, 2.9 * max(len(tasks), 1) + 1),
+                             layout="constrained")
     width = 0.8 / max(len(retr), 1)
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes[:, 0], tasks):
         t = sub[sub["task"] == task]
         for j, name in enumerate(retr):
             g = t[t["retriever"] == name].set_index("system").reindex(systems)
             x = np.arange(len(systems)) + (j - (len(retr) - 1) / 2) * width
             ax.bar(x, g["diff"], width, yerr=[g["diff"] - g["ci_low"], g["ci_high"] - g["diff"]], capsize=3,
-                   color=RETRIEVER_COLORS.get(name), label=name)
-            ax.plot(x, g["diff"], "o", ms=3, color=RETRIEVER_COLORS.get(name))  # a gain of exactly 0 stays visible
+                   color=RETRIEVER_COLORS.get(name), label=name, ecolor="#444444")
+            for xi, d, lo, hi in zip(x, g["diff"], g["ci_low"], g["ci_high"]):
+                if d == d:
+                    ax.annotate(f"{d:+.1f}", (xi, hi if d >= 0 else lo), xytext=(0, 3 if d >= 0 else -3),
+                                textcoords="offset points", ha="center", va="bottom" if d >= 0 else "top",
+                                fontsize=MIN_FONT)
         ax.axhline(0, color="#333333", lw=0.8)
+        ax.margins(y=0.2)
         ax.set_xticks(range(len(systems)), systems)
-        ax.set(title=task.replace("_", " "), xlabel="model", ylabel="F1 gain (points ×100) with 95% CI")
+        n = ", ".join(str(int(v)) for v in sorted(t["n"].dropna().unique())) if "n" in t else ""
+        warn = " (< 30: wide CIs)" if n and t["n"].min() < 30 else ""
+        ax.set(title=task.replace("_", " ") + (f", n = {n} paired test questions{warn}" if n else ""),
+               xlabel="model", ylabel="F1 gain (×100)\nwith 95% CI")
+    if not tasks:
+        _no_data(axes[0][0], "no retrieval condition in this run")
     k = int(sub["k"].iloc[0]) if len(sub) else 0
-    axes[0][0].legend(title=f"retriever (k = {k})", fontsize="small")
-    fig.suptitle(f"F1 with retrieved examples minus without, per model ({source})")
-    fig.tight_layout()
+    if len(sub):
+        _legend_below(fig, *axes[0][0].get_legend_handles_labels(), ncol=len(retr), title=f"retriever (k = {k})")
+    fig.suptitle(f"F1 with retrieved examples minus without, clean notes\n({source})")
     return fig
 
 
 def k_sweep(scores: pd.DataFrame, source: str, system: str | None = None, metric: str = "rouge_l_reference"):
-    """F1 (95% CI band) against the number of retrieved examples k, one line per retriever (solid: the model,
-    dashed: kNN majority of the retrieved answers), clean notes, one panel per task; k = 0 is no retrieval.
+    """F1 (95% CI as error bars, nudged sideways per retriever so they do not hide each other) against the number
+    of retrieved examples k, one colour per retriever (solid: the model, dashed: kNN majority of the retrieved
+    answers), clean notes, one panel per task; k = 0 is no retrieval. The legend sits under the panels.
     Used in notebooks/60_retrieval.ipynb."""
     sub = scores[(scores["metric"] == metric) & (scores["noise"] == 0)]
     lms = [s for s in dict.fromkeys(sub["system"]) if s != "knn"]
     system = system or ("cancer_cpt" if "cancer_cpt" in lms else lms[-1])
     tasks = list(dict.fromkeys(sub["task"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, max(len(tasks), 1), squeeze=False, sharey=True, layout="constrained",
+                             figsize=(FIG_WIDTH, 4.4))
     for ax, task in zip(axes[0], tasks):
         t = sub[sub["task"] == task]
         base = t[(t["k"] == 0) & (t["system"] == system)]
-        for name in [r for r in dict.fromkeys(t["retriever"]) if r != "none"]:
+        names = [r for r in dict.fromkeys(t["retriever"]) if r != "none"]
+        for j, name in enumerate(names):
+            dx = 0.08 * (j - (len(names) - 1) / 2)
             for who, ls in ((system, "-"), ("knn", "--")):
                 line = t[(t["retriever"] == name) & (t["system"] == who)]
                 if who == system:
                     line = pd.concat([base, line])
                 line = line.sort_values("k")
-                color = RETRIEVER_COLORS.get(name)
-                ax.plot(line["k"], line["f1"], ls=ls, marker="o", color=color,
-                        label=f"{name}: {'kNN' if who == 'knn' else system}")
-                ax.fill_between(line["k"], line["f1_ci_low"], line["f1_ci_high"], color=color, alpha=0.12)
-        ax.set(title=task.replace("_", " "), xlabel="retrieved examples in the prompt (k)",
-               ylabel=f"F1 (×100, {metric}) with 95% CI", ylim=(-2, 102))
+                ax.errorbar(line["k"] + dx, line["f1"], yerr=[line["f1"] - line["f1_ci_low"],
+                            line["f1_ci_high"] - line["f1"]], ls=ls, marker="o", ms=4, capsize=2, lw=1.4,
+                            color=RETRIEVER_COLORS.get(name), label=f"{name}: {'kNN' if who == 'knn' else system}")
+        ax.set(title=task.replace("_", " "), xlabel="retrieved examples (k)", ylim=(-2, 102))
         ax.set_xticks(sorted(t["k"].unique()))
-    axes[0][-1].legend(fontsize="x-small")
-    fig.suptitle(f"F1 against k, {system} and kNN ({source})")
-    fig.tight_layout()
+    axes[0][0].set_ylabel("F1 (×100) with 95% CI")
+    if not tasks:
+        _no_data(axes[0][0], "no retrieval condition in this run")
+    else:
+        _legend_below(fig, ncol=3)
+    fig.suptitle(f"F1 ({metric}) against k, {system} and kNN\n({source})")
     return fig
 
 
@@ -312,31 +428,38 @@ def stage_cost_bars(costs: pd.DataFrame, hardware: str):
 
 
 def lora_full_bars(table: pd.DataFrame, hardware: str):
-    """Full fine-tuning vs LoRA: seconds per step, peak memory, trainable parameters, checkpoint size.
-    Used in 50_efficiency."""
-    panels = [("step_seconds", "seconds per step"), ("peak_rss_gb", "peak RSS (GiB)"),
-              ("params_trainable", "trainable parameters"), ("checkpoint_mb", "saved weights (MiB)")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(12, 3.4))
-    for ax, (col, label) in zip(axes, panels):
-        ax.bar(table.index, pd.to_numeric(table[col]), color=["#4C72B0", "#DD8452"][: len(table)])
-        ax.set(title=label, ylabel=label)
-    fig.suptitle(f"Full fine-tuning vs LoRA, same model, data and steps (measured here, {hardware})")
-    fig.tight_layout()
+    """Full fine-tuning vs LoRA: seconds per step, peak memory, trainable parameters, checkpoint size, as a 2 x 2
+    grid of bar panels, each bar labelled with its value. Used in 50_efficiency."""
+    panels = [("step_seconds", "seconds per step", "{:.2f} s"), ("peak_rss_gb", "peak RSS (GiB)", "{:.2f} GiB"),
+              ("params_trainable", "trainable parameters (millions)", None),
+              ("checkpoint_mb", "saved weights (MiB)", "{:.2f} MiB")]
+    fig, axes = plt.subplots(2, 2, figsize=(FIG_WIDTH, 5.4), layout="constrained")
+    for ax, (col, label, fmt) in zip(axes.flat, panels):
+        vals = pd.to_numeric(table[col])
+        if fmt is None:
+            vals, fmt = vals / 1e6, "{:.2f}M"
+        bars = ax.bar(table.index, vals, color=["#4C72B0", "#DD8452"][: len(table)])
+        ax.bar_label(bars, [fmt.format(v) for v in vals], fontsize=MIN_FONT + 1, padding=2)
+        ax.margins(y=0.18)
+        ax.set(title=label, ylabel=label.split(" (")[-1].rstrip(")") if "(" in label else "seconds")
+    fig.suptitle(f"Full fine-tuning vs LoRA, same model, data and steps\n(measured here, {hardware})")
     return fig
 
 
 def inference_panels(sweep: pd.DataFrame, hardware: str):
-    """Generation: throughput and latency against batch size (the reference loop as a point at batch 1),
-    KV cache on/off, and throughput against prompt length. Used in 50_efficiency."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    """Generation: throughput and latency against batch size (the reference loop as a point at batch 1) across
+    the top, with its legend under it; KV cache on/off and throughput against prompt length below.
+    Used in 50_efficiency."""
+    fig = plt.figure(figsize=(FIG_WIDTH, 7.2), layout="constrained")
+    grid = fig.add_gridspec(2, 2, height_ratios=[1.15, 1])
+    ax, kv_ax, pl_ax = fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
     bs = sweep[sweep["experiment"] == "batch size"].sort_values("setting", key=lambda c: c.astype(int))
-    ax = axes[0]
     ax.plot(bs["setting"].astype(int), bs["tokens/s"], marker="o", color="#4C72B0", label="batched generate (tokens/s)")
     ref = sweep[sweep["experiment"] == "reference loop"]
     if len(ref):
         ax.scatter([1], ref["tokens/s"], color="#C44E52", zorder=3, label="reference loop, one prompt at a time")
     ax.set(xscale="log", title="Throughput and latency against batch size", xlabel="batch size (log scale)",
-           ylabel="generated tokens per second")
+           ylabel="generated tokens/s")
     ax.set_xticks(list(bs["setting"].astype(int)), [str(b) for b in bs["setting"].astype(int)])
     ax.xaxis.set_minor_locator(plt.NullLocator())
     ax2 = ax.twinx()
@@ -345,23 +468,22 @@ def inference_panels(sweep: pd.DataFrame, hardware: str):
     ax2.set_ylabel("seconds per batch (latency)")
     ax2.grid(False)
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    # on the twin axis (drawn on top), in headroom above both curves
-    for a_ in (ax, ax2):
-        lo, hi = a_.get_ylim()
-        a_.set_ylim(lo, hi + 0.45 * (hi - lo))
-    ax2.legend(handles, [h.get_label() for h in handles], fontsize="x-small", loc="upper left", framealpha=0.9)
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=MIN_FONT + 1, loc="upper center",
+              bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     kv = sweep[sweep["experiment"] == "KV cache"]
-    axes[1].bar("KV cache " + kv["setting"].astype(str), kv["tokens/s"], color=["#C44E52", "#4C72B0"][: len(kv)])
-    axes[1].set(title="KV cache", xlabel="", ylabel="generated tokens per second")
+    kv_ax.bar("KV cache " + kv["setting"].astype(str), kv["tokens/s"], color=["#C44E52", "#4C72B0"][: len(kv)])
+    kv_ax.set(title="KV cache", xlabel="", ylabel="generated tokens/s")
     pl = sweep[sweep["experiment"] == "prompt length"]
     pl = pl.iloc[pl["setting"].astype(str).str.extract(r"(\d+)")[0].astype(int).argsort().to_numpy()]
     full = bs[bs["setting"].astype(int) == 16]
-    xs = list(pl["setting"].astype(str)) + (["full prompts"] if len(full) else [])
+    xs = [s.replace(" tokens", "\ntokens") for s in pl["setting"].astype(str)] + (["full\nprompts"] if len(full) else [])
     ys = list(pl["tokens/s"]) + list(full["tokens/s"])
-    axes[2].bar(xs, ys, color="#8172B3")
-    axes[2].set(title="Prompt length (batch 16)", xlabel="prompt length", ylabel="generated tokens per second")
-    fig.suptitle(f"Greedy generation cost (measured here, {hardware})")
-    fig.tight_layout()
+    pl_ax.bar(xs, ys, color="#8172B3")
+    pl_ax.set(title="Prompt length (batch 16)", xlabel="prompt length", ylabel="generated tokens/s")
+    for a_ in (kv_ax, pl_ax):
+        if not a_.patches:
+            _no_data(a_, "not measured in this run")
+    fig.suptitle(f"Greedy generation cost\n(measured here, {hardware})")
     return fig
 
 

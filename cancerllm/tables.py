@@ -5,6 +5,8 @@ separators ("1,299,584", not "1299584.0"). The data are not changed: only their 
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 MISSING = "—"
@@ -35,10 +37,16 @@ def readable(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+LONG_TEXT = 60  # characters: a cell longer than this (a prompt, an answer) may wrap; shorter cells never do
+
+
 def frame_html(df: pd.DataFrame) -> str:
-    """The HTML a notebook shows for `df`: `readable(df)`, missing values as "—", pandas' row/column limits."""
-    return readable(df).to_html(na_rep=MISSING, max_rows=pd.get_option("display.max_rows"),
+    """The HTML a notebook shows for `df`: `readable(df)`, missing values as "—", pandas' row/column limits. The
+    book's CSS (book/_static/report.css) keeps cells on one line, so a CI never wraps; a cell of more than
+    LONG_TEXT characters gets class "long-text", which may wrap, so a long prompt stays inside the column."""
+    html = readable(df).to_html(na_rep=MISSING, max_rows=pd.get_option("display.max_rows"),
                                 max_cols=pd.get_option("display.max_columns"), border=0)
+    return re.sub(r"<td>([^<]{%d,})</td>" % (LONG_TEXT + 1), r'<td class="long-text">\1</td>', html)
 
 
 def report_tables() -> None:

@@ -37,3 +37,18 @@ def test_report_tables_registers_the_formatter_in_ipython():
         assert data["text/html"] == frame_html(_frame())
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_long_text_cells_may_wrap_and_short_ones_do_not():
+    prompt = "You are an excellent linguist. The task is to answer the question by given the context or text."
+    html = frame_html(pd.DataFrame({"F1 (95% CI)": ["20.8 (15.8–25.8)"], "prompt": [prompt]}))
+    assert f'<td class="long-text">{prompt}</td>' in html
+    assert "<td>20.8 (15.8–25.8)</td>" in html  # a CI stays a plain cell, kept on one line by the book's CSS
+
+
+def test_book_css_keeps_cells_on_one_line_and_scrolls_wide_tables():
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[1] / "book" / "_static" / "report.css").read_text(encoding="utf-8")
+    assert "white-space: nowrap" in css and "overflow-x: auto" in css and "td.long-text" in css
+    assert "white-space: pre-wrap" in css  # printed prompts wrap
