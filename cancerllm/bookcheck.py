@@ -140,7 +140,7 @@ def _driver():
     opts = webdriver.ChromeOptions()
     opts.binary_location = browser
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                f"--window-size={WINDOW[0]},{WINDOW[1]}", "--hide-scrollbars", "--disable-background-networking",
+                f"--window-size={WINDOW[0]},{WINDOW[1]}", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--disable-default-apps",
                 "--host-resolver-rules=MAP * ~NOTFOUND"):
         opts.add_argument(arg)
@@ -149,11 +149,17 @@ def _driver():
 
 
 def _screenshot(drv, path: Path) -> None:
+    """The whole page in one PNG: the viewport is made as tall as the page, then captured. (Capturing beyond the
+    viewport instead shifted the book's layout sideways, cutting off its left sidebar.)"""
     size = drv.execute_cdp_cmd("Page.getLayoutMetrics", {})
     size = size.get("cssContentSize") or size["contentSize"]
-    clip = {"x": 0, "y": 0, "width": math.ceil(size["width"]),
-            "height": min(math.ceil(size["height"]), MAX_SHOT_HEIGHT), "scale": 1}
-    shot = drv.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
+    height = min(math.ceil(size["height"]), MAX_SHOT_HEIGHT)
+    drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                        {"width": WINDOW[0], "height": height, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        shot = drv.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    finally:
+        drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     path.write_bytes(base64.b64decode(shot["data"]))
 
 

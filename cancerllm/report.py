@@ -18,9 +18,8 @@ HEADLINE = "rouge_l_reference"  # the metric the reference code actually ran for
 
 TASK_NAMES = {"phenotype_extraction": "phenotype extraction", "diagnosis_generation": "diagnosis generation"}
 #: The systems of the landing-page table, in the order a reader compares them, with the names it shows.
-SYSTEMS = {"no_cpt": "`no_cpt` (no continued pretraining)", "general_cpt": "`general_cpt` (general-text CPT)",
-           "cancer_cpt": "`cancer_cpt` (cancer-text CPT, CancerLLM)", "rule": "rule baseline",
-           "tfidf_logreg": "TF-IDF + logistic regression"}
+SYSTEMS = {"no_cpt": "`no_cpt`", "general_cpt": "`general_cpt`", "cancer_cpt": "`cancer_cpt`", "rule": "rule baseline",
+           "tfidf_logreg": "TF-IDF + log. regression"}
 SHORT = {"no_cpt": "no_cpt", "general_cpt": "general_cpt", "cancer_cpt": "cancer_cpt", "rule": "the rule baseline",
          "tfidf_logreg": "TF-IDF"}
 FEW = 30  # fewer test questions than this: the CI is wide, and the table says so
@@ -122,7 +121,9 @@ def results_summary_md(metrics: dict, manifest: dict, metric: str = HEADLINE) ->
     scorer = ("reference scorer's \"ROUGE-L\" (unigram-set) F1 ×100" if metric == HEADLINE else f"{metric} F1 ×100")
     return (" ".join(summary_sentences(metrics, manifest, metric)) + "\n\n"
             f"Test-set {scorer}, 95% bootstrap confidence interval in parentheses; best per task in bold; data: "
-            f"{data_description(manifest)}.\n\n" + results_table(metrics, metric))
+            f"{data_description(manifest)}. The language models are one small model instruction-tuned three ways: "
+            f"`no_cpt` from the base model, `general_cpt` after continued pretraining (CPT) on general clinical text, "
+            f"`cancer_cpt` after CPT on cancer text (CancerLLM's recipe).\n\n" + results_table(metrics, metric))
 
 
 def run_results_md(run_dir: Path) -> str:

@@ -229,8 +229,7 @@ def run_summary_md(cfg: Config) -> str:
     """The landing page's "what this run used" table, from the manifest (numbers never typed by hand)."""
     man = read_manifest(cfg.run_dir)
     lines = [
-        "| | |", "|---|---|",
-        f"| Run | `{cfg.run_name}` |",
+        f"| Run | `{cfg.run_name}` |", "|---|---|",  # the run's name is the header: an empty one showed as a blank bar
         f"| Data | `{man.get('cohort', cfg.data_source)}` — {data_description(man)} |",
         f"| Params hash | `{man.get('params_hash', '?')}` |",
         f"| Code | commit `{commit_description(man)}` |",

@@ -151,6 +151,13 @@ def test_sample_data_refuses_too_few_patients_and_unknown_suffix(tmp_path, capsy
     assert "unsupported file type" in capsys.readouterr().err and not (tmp_path / "a.txt").exists()
 
 
+def test_book_check_without_a_built_book_exits_2(tmp_path, capsys):
+    path = _params(tmp_path, _tiny(tmp_path / "runs"))
+    assert main(["book-check", str(path)]) == 2
+    html = tmp_path / "runs" / "clitest" / "book" / "_build" / "html"
+    assert capsys.readouterr().err == f"error: {html}: no index.html; build the book first (`python -m cancerllm book`)\n"
+
+
 def test_book_without_run_exits_2(tmp_path, capsys):
     path = _params(tmp_path, _tiny(tmp_path / "runs"))
     assert main(["book", str(path)]) == 2

@@ -44,10 +44,10 @@ def test_results_table_rows_numbers_and_bold_best():
     assert lines[0] == ("| system | phenotype extraction F1 (95% CI), n = 240 "
                         "| diagnosis generation F1 (95% CI), n = 30 |")
     assert len(lines) == 2 + 5  # header, rule, the three LMs and two baselines; zero_shot is not on the landing page
-    assert lines[2] == "| `no_cpt` (no continued pretraining) | 78.6 (74.2–82.9) | 61.2 (50.7–70.8) |"
-    assert lines[4] == "| `cancer_cpt` (cancer-text CPT, CancerLLM) | 83.8 (79.4–88.1) | 61.1 (50.6–70.7) |"
+    assert lines[2] == "| `no_cpt` | 78.6 (74.2–82.9) | 61.2 (50.7–70.8) |"
+    assert lines[4] == "| `cancer_cpt` | 83.8 (79.4–88.1) | 61.1 (50.6–70.7) |"
     assert lines[5] == "| rule baseline | **99.6 (95.2–103.9)** | 84.0 (73.5–93.6) |"
-    assert lines[6] == "| TF-IDF + logistic regression | 67.8 (63.4–72.1) | **85.7 (75.2–95.3)** |"
+    assert lines[6] == "| TF-IDF + log. regression | 67.8 (63.4–72.1) | **85.7 (75.2–95.3)** |"
     assert "zero_shot" not in table and "Fewer than" not in table
 
 
