@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE=1
 export TOKENIZERS_PARALLELISM=false
 export PYTHONHASHSEED=0
 
-.PHONY: book run test lint env clean
+.PHONY: book book-check run test lint env clean
 
 env: .venv/.installed
 
@@ -34,6 +34,17 @@ run: env
 
 book: run
 	$(PY) -m cancerllm book $(PARAMS)
+
+# Opens every page of the built book (make book first) in headless Chromium from file://, fails on a console error,
+# a missing image or any request that leaves the machine, and saves a screenshot per page under
+# runs/<run_name>/book/screenshots/. Needs Debian's chromium + chromium-driver (apt-get, as root); installs the
+# selenium package (pyproject's `browser` extra) into .venv on first use. Not part of `make test`.
+book-check: env
+	@command -v chromedriver >/dev/null 2>&1 && { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } || \
+	  { echo "book-check needs Chromium and its driver: apt-get install chromium chromium-driver (Debian)"; exit 2; }
+	@$(PY) -c "import selenium" 2>/dev/null || { if command -v uv >/dev/null 2>&1; then \
+	  uv pip install -q --python $(PY) -e '.[browser]'; else $(PY) -m pip install -q -e '.[browser]'; fi; }
+	SE_OFFLINE=true $(PY) -m cancerllm book-check $(PARAMS)
 
 test: env
 	$(PY) -m pytest

@@ -1,4 +1,5 @@
-"""Command line: `python -m cancerllm {validate,run,book,score,evaluate,bench}` (also the `cancerllm` script).
+"""Command line: `python -m cancerllm {validate,run,book,gate,score,evaluate,bench,sample-data,book-check}` (also the
+`cancerllm` script).
 
 Bad params or bad data → one line on stderr naming the key/file/row, exit code 2, nothing written.
 """
@@ -26,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("book", help="build the Jupyter Book from a run's executed notebooks")
     b.add_argument("params")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    bc = sub.add_parser("book-check", help="open every page of a run's built book in headless Chromium; fail on "
+                        "console errors, missing images, external requests; save screenshots")
+    bc.add_argument("params")
+    bc.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     g = sub.add_parser("gate", help="scan a run's notebooks and built book for note text and identifiers")
     g.add_argument("params")
     g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -36,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="score predictions against gold with the reference scorer")
     s.add_argument("gold")
     s.add_argument("pred")
+    sd = sub.add_parser("sample-data", help="write a small synthetic file in the format of your own notes")
+    sd.add_argument("out", help="file to write: .csv, .csv.gz, .jsonl or .parquet")
+    sd.add_argument("--patients", type=int, default=60, help="number of patients (default 60, at least 10)")
+    sd.add_argument("--seed", type=int, default=42)
     e = sub.add_parser("evaluate", help="external validation: score a finished run's models on another file")
     e.add_argument("--run", required=True, help="a run directory (runs/<run_name>)")
     e.add_argument("--data", required=True, help="CSV/JSONL/Parquet in the custom-notes schema, with labels")
@@ -64,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.out:
                 write(result, args.out)
             print(json.dumps(result))
+            return 0
+        if args.command == "sample-data":
+            from .data.loaders import write_sample_notes
+
+            path = write_sample_notes(args.out, args.patients, args.seed)
+            print(f"wrote {path.resolve()} ({args.patients} synthetic patients, custom-notes schema); try: python -m "
+                  f"cancerllm validate params/demo.yaml --set data_source=custom --set custom_data_path={path.resolve()}")
             return 0
         if args.command == "evaluate":
             from .evaluation import external_validation
@@ -110,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
             n = gate_run(cfg)
             print(f"gate passed: {cfg.run_dir} ({n} files scanned)")
             return 0
+        if args.command == "book-check":
+            from .bookcheck import check_run, summary
+
+            results = check_run(cfg)
+            print(summary(results))
+            print(f"screenshots: {cfg.run_dir / 'book' / 'screenshots'}")
+            return 1 if any(r.problems for r in results) else 0
         if args.command == "book":
             from .runner import build_book
 

@@ -22,6 +22,7 @@ from .config import REPO_ROOT, STAGES, Config
 from .errors import ParamsError, RunDirError
 from .provenance import (commit_description, data_description, input_hashes, new_manifest, read_manifest,
                          write_json)
+from .report import copy_collapsed, run_results_md
 from .safe_weights import check_staged_checkpoints
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -228,8 +229,7 @@ def run_summary_md(cfg: Config) -> str:
     """The landing page's "what this run used" table, from the manifest (numbers never typed by hand)."""
     man = read_manifest(cfg.run_dir)
     lines = [
-        "| | |", "|---|---|",
-        f"| Run | `{cfg.run_name}` |",
+        f"| Run | `{cfg.run_name}` |", "|---|---|",  # the run's name is the header: an empty one showed as a blank bar
         f"| Data | `{man.get('cohort', cfg.data_source)}` — {data_description(man)} |",
         f"| Params hash | `{man.get('params_hash', '?')}` |",
         f"| Code | commit `{commit_description(man)}` |",
@@ -241,7 +241,9 @@ def run_summary_md(cfg: Config) -> str:
 
 
 def build_book(cfg: Config) -> Path:
-    """Copy the run's executed notebooks next to the book sources and build HTML offline.
+    """Copy the run's executed notebooks next to the book sources (code cells collapsed: `report.collapse_code`),
+    write the landing page's generated run and results summaries (`run_summary_md`, `report.run_results_md`), and
+    build HTML offline.
 
     Any Sphinx warning or a cell error stored in a notebook fails the build (non-zero exit).
     Real data (the manifest's `data_is_real` is not false): the publishing gate (cancerllm/gate.py) scans the
@@ -264,9 +266,10 @@ def build_book(cfg: Config) -> Path:
         shutil.rmtree(work)
     shutil.copytree(BOOK_SRC, work, ignore=shutil.ignore_patterns("_build"))
     (work / "chapters").mkdir(exist_ok=True)
-    for stage in available_stages():
-        shutil.copy2(run_dir / "notebooks" / f"{stage}.ipynb", work / "chapters" / f"{stage}.ipynb")
+    for stage in available_stages():  # code folded behind a toggle: the chapters read as a report
+        copy_collapsed(run_dir / "notebooks" / f"{stage}.ipynb", work / "chapters" / f"{stage}.ipynb")
     (work / "run_summary.md").write_text(run_summary_md(cfg), encoding="utf-8")
+    (work / "results_summary.md").write_text(run_results_md(run_dir), encoding="utf-8")
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(work), "--warningiserror", "--keep-going", "--quiet"]
     proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if proc.returncode != 0:

@@ -124,6 +124,40 @@ def test_validate_custom_ok(tmp_path, capsys, write_notes):
     assert capsys.readouterr().out == f"ok: {path} — notes (real), 3 patients, 4 notes\n"
 
 
+@pytest.mark.parametrize("name", ["notes.csv", "notes.jsonl"])
+def test_sample_data_writes_a_file_that_validates(tmp_path, capsys, name):
+    """`sample-data` writes the custom-notes schema; `validate` with data_source=custom accepts it as written."""
+    import pandas as pd
+
+    from cancerllm.data.loaders import read_table
+
+    out = tmp_path / "sub" / name
+    assert main(["sample-data", str(out), "--patients", "20"]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out} (20 synthetic patients, custom-notes schema)")
+    df = read_table(out)
+    assert list(df.columns[:5]) == ["patient_id", "note_id", "note_type", "text", "split"]
+    assert df["patient_id"].nunique() == 20 and set(df["split"]) == {"train", "dev", "test"}
+    assert df.groupby("patient_id")["t_stage"].nunique().max() == 1  # labels agree across a patient's rows
+    assert pd.notna(df["diagnosis"]).all()
+    path = _params(tmp_path, _tiny(tmp_path / "runs"))
+    assert main(["validate", str(path), "--set", "data_source=custom", "--set", f"custom_data_path={out}"]) == 0
+    assert capsys.readouterr().out == f"ok: {path} — notes (real), 20 patients, {len(df)} notes\n"
+
+
+def test_sample_data_refuses_too_few_patients_and_unknown_suffix(tmp_path, capsys):
+    assert main(["sample-data", str(tmp_path / "a.csv"), "--patients", "3"]) == 2
+    assert "need at least 10 patients" in capsys.readouterr().err
+    assert main(["sample-data", str(tmp_path / "a.txt")]) == 2
+    assert "unsupported file type" in capsys.readouterr().err and not (tmp_path / "a.txt").exists()
+
+
+def test_book_check_without_a_built_book_exits_2(tmp_path, capsys):
+    path = _params(tmp_path, _tiny(tmp_path / "runs"))
+    assert main(["book-check", str(path)]) == 2
+    html = tmp_path / "runs" / "clitest" / "book" / "_build" / "html"
+    assert capsys.readouterr().err == f"error: {html}: no index.html; build the book first (`python -m cancerllm book`)\n"
+
+
 def test_book_without_run_exits_2(tmp_path, capsys):
     path = _params(tmp_path, _tiny(tmp_path / "runs"))
     assert main(["book", str(path)]) == 2

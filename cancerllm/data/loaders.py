@@ -289,6 +289,42 @@ def load_custom(path: Path, fractions, seed: int) -> Cohort:
     return check_cohort(cohort, str(path))
 
 
+def sample_custom_notes(n_patients: int = 60, seed: int = 42) -> pd.DataFrame:
+    """A small file in the custom-notes schema that ``load_custom`` accepts: the synthetic generator's notes (no
+    patient text at all) with each patient's split and labels repeated on every note row. It shows the format a
+    hospital's own notes must take, and gives ``data_source: custom`` something to run on without real data. Used
+    by `python -m cancerllm sample-data`."""
+    from .synthetic import generate_cohort
+
+    if n_patients < 10:
+        raise DataError(f"--patients {n_patients}: need at least 10 patients, so that train, dev and test each get one")
+    cohort = generate_cohort(n_patients, seed=seed, ocr_noise_rate=0.0, n_general_notes=0)
+    labels = cohort.labels.drop(columns=["split"])
+    out = cohort.notes.merge(labels, on="patient_id", how="left", validate="many_to_one")
+    return out[["patient_id", "note_id", "note_type", "text", "split", "cancer_type", *PHENOTYPE_FIELDS, "diagnosis"]]
+
+
+def write_sample_notes(path: Path, n_patients: int = 60, seed: int = 42) -> Path:
+    """Write ``sample_custom_notes`` as CSV, JSONL or Parquet (by the file name), checked by reading it back with
+    ``load_custom`` so that what is written is what `validate` accepts."""
+    path = Path(path)
+    name = path.name.lower()
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; give a file name ending .csv, .jsonl or .parquet")
+    if not name.endswith((".csv", ".csv.gz", ".jsonl", ".parquet")):
+        raise DataError(f"{path}: unsupported file type; use .csv, .csv.gz, .jsonl or .parquet")
+    df = sample_custom_notes(n_patients, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if name.endswith(".jsonl"):
+        df.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif name.endswith(".parquet"):
+        df.to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False)
+    load_custom(path, [0.7, 0.1, 0.2], seed)
+    return path
+
+
 def load_cohort(cfg, splits=()) -> Cohort:
     """The one entry point: the cohort named by `cfg.data_source`. Used by every notebook. `splits`: those the
     caller needs a patient in (`validate` and `run`: all three, see `check_splits`)."""
