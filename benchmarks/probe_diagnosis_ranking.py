@@ -2,20 +2,18 @@
 weights, a finished run). Usage: python benchmarks/probe_diagnosis_ranking.py runs/demo [test|dev]
 Decided (2026-12-06, runs/demo at 41ba89c): ranking adds ~1 F1 point (cancer_cpt 82.1 -> 83.2); not adopted.
 """
-import json
 import sys
 import time
 
 import numpy as np
 import torch
 
-from cancerllm import pipeline, inference
-from cancerllm.config import make_config
+from cancerllm import inference, pipeline
+from cancerllm.evaluation import run_config
 from cancerllm.metrics import corpus_prf
 run = sys.argv[1]
 split = sys.argv[2] if len(sys.argv) > 2 else "test"
-man = json.load(open(f"{run}/manifest.json"))
-cfg = make_config(man["params"])
+cfg = run_config(run)
 sets = pipeline.load_sets(cfg)
 dx = sets[split][sets[split].task == "diagnosis_generation"].reset_index(drop=True)
 tr = sets["train"][sets["train"].task == "diagnosis_generation"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cancerllm import inference, pipeline, training
-from cancerllm.config import make_config
+from cancerllm.evaluation import run_config
 from cancerllm.metrics import corpus_prf
 
 ap = argparse.ArgumentParser()
@@ -23,7 +23,7 @@ ap.add_argument("--arm", default="cancer_cpt")
 ap.add_argument("--out", default="/tmp/probe/site_first")
 a = ap.parse_args()
 
-cfg = make_config(json.loads((Path(a.run) / "manifest.json").read_text())["params"])
+cfg = run_config(a.run)
 sets = pipeline.load_sets(cfg)
 SITE = re.compile(r"(?im)^[ \t]*(?:treatment site|tx site|site of treatment)[ \t]*[:\-]?[ \t]*(.*)$")
 

@@ -409,18 +409,13 @@ def error_gallery(test: pd.DataFrame, preds: dict, system: str, is_real: bool, n
     return pd.DataFrame(rows)
 
 
-def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = None) -> Path:
-    """Score every trained model of a finished run, and the rule and TF-IDF baselines refit on the run's own
-    training split, on another file: the custom-notes schema, or the TCGA reports' CSV format
-    (``loaders.is_tcga_format``). All its patients are test instances (a split column is ignored). Writes
-    metrics.json (same shape as chapter 30's) and predictions into out_dir (default run_dir/external/<file stem>).
-    Models are loaded from `run_dir` itself: the manifest gives the params, never the location (a copied or moved
-    run directory must not be scored with the models of the run it was copied from)."""
+def run_config(run_dir: Path):
+    """The Config of a finished run directory, from its manifest's params but located at `run_dir` itself (a copied
+    or moved run directory is read from where it is, never from the place its params name), or one clear
+    RunDirError / FileNotFoundError. Used by ``external_validation`` and the benchmarks' probes of a finished run."""
     from .config import make_config
-    from .data.loaders import check_cohort, is_tcga_format, load_custom, read_tcga_reports
-    from .errors import DataError, RunDirError
-    from .instructions import build_instructions
-    from .provenance import read_manifest, write_json
+    from .errors import RunDirError
+    from .provenance import read_manifest
 
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -434,8 +429,24 @@ def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = N
     if not isinstance(manifest, dict) or not isinstance(manifest.get("params"), dict):
         raise RunDirError(f"{run_dir / 'manifest.json'}: no recorded params; re-run `python -m cancerllm run`")
     here = run_dir.resolve()
-    cfg = make_config({**manifest["params"], "runs_root": str(here.parent), "run_name": here.name},
-                      source=str(run_dir / "manifest.json"))
+    return make_config({**manifest["params"], "runs_root": str(here.parent), "run_name": here.name},
+                       source=str(run_dir / "manifest.json"))
+
+
+def external_validation(run_dir: Path, data_path: Path, out_dir: Path | None = None) -> Path:
+    """Score every trained model of a finished run, and the rule and TF-IDF baselines refit on the run's own
+    training split, on another file: the custom-notes schema, or the TCGA reports' CSV format
+    (``loaders.is_tcga_format``). All its patients are test instances (a split column is ignored). Writes
+    metrics.json (same shape as chapter 30's) and predictions into out_dir (default run_dir/external/<file stem>).
+    Models are loaded from `run_dir` itself: the manifest gives the params, never the location (a copied or moved
+    run directory must not be scored with the models of the run it was copied from)."""
+    from .data.loaders import check_cohort, is_tcga_format, load_custom, read_tcga_reports
+    from .errors import DataError, RunDirError
+    from .instructions import build_instructions
+    from .provenance import write_json
+
+    run_dir = Path(run_dir)
+    cfg = run_config(run_dir)
     if str(data_path) == "mtsamples-oncology":  # the public demo of external validation (weak labels)
         from .data.external import mtsamples_oncology
 

@@ -214,3 +214,18 @@ def test_network_guard_blocks_remote_and_allows_loopback():
         client.close()
     finally:
         server.close()
+
+
+def test_sample_data_leaves_no_file_when_its_check_fails(tmp_path, monkeypatch):
+    """A written sample that does not load back is removed (nothing half-written), and the error is the loader's."""
+    from cancerllm.data import loaders
+    from cancerllm.errors import DataError
+
+    def refuse(path, fractions, seed):
+        raise DataError(f"{path}: refused")
+
+    monkeypatch.setattr(loaders, "load_custom", refuse)
+    out = tmp_path / "s.csv"
+    with pytest.raises(DataError, match="refused"):
+        loaders.write_sample_notes(out, 12)
+    assert not out.exists()

@@ -315,13 +315,17 @@ def write_sample_notes(path: Path, n_patients: int = 60, seed: int = 42) -> Path
         raise DataError(f"{path}: unsupported file type; use .csv, .csv.gz, .jsonl or .parquet")
     df = sample_custom_notes(n_patients, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if name.endswith(".jsonl"):
-        df.to_json(path, orient="records", lines=True, force_ascii=False)
-    elif name.endswith(".parquet"):
-        df.to_parquet(path, index=False)
-    else:
-        df.to_csv(path, index=False)
-    load_custom(path, [0.7, 0.1, 0.2], seed)
+    try:
+        if name.endswith(".jsonl"):
+            df.to_json(path, orient="records", lines=True, force_ascii=False)
+        elif name.endswith(".parquet"):
+            df.to_parquet(path, index=False)
+        else:
+            df.to_csv(path, index=False)
+        load_custom(path, [0.7, 0.1, 0.2], seed)
+    except BaseException:  # nothing half-written: a file that does not load is not left behind
+        path.unlink(missing_ok=True)
+        raise
     return path
 
 
