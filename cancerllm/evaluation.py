@@ -19,6 +19,7 @@ from . import baselines, inference, pipeline, stats
 from .data.schema import NOT_MENTIONED
 from .instructions import TASKS
 from .metrics import CLINICAL_METRICS, REFERENCE_METRICS, reference_prf
+from .report import ci_text
 
 EVAL_STAGE = "30_evaluation"
 HEADLINE = "rouge_l_reference"  # the metric the reference code actually ran for its "ROUGE-L"
@@ -178,7 +179,7 @@ def comparison_table(scores: pd.DataFrame, task: str, variant: str = "reference"
         row = {}
         for m in REFERENCE_METRICS:
             r = g.loc[prefix + m]
-            row[f"{METRIC_LABELS[m]} F1"] = f"{r.f1:.1f} [{r.f1_ci_low:.1f}, {r.f1_ci_high:.1f}]"
+            row[f"{METRIC_LABELS[m]} F1"] = ci_text(r.f1, r.f1_ci_low, r.f1_ci_high)
         r = g.loc[prefix + "rouge_l"]
         row["ROUGE-L P"], row["ROUGE-L R"] = round(r.precision, 1), round(r.recall, 1)
         row["n"] = int(g["n"].iloc[0])

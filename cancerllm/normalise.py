@@ -98,10 +98,11 @@ def spelling_table(examples: pd.DataFrame, normaliser: AnswerNormaliser) -> pd.D
     """Per field, over the tuning examples' answered passages (copied phrase + the note's label): how many,
     how many distinct phrases and labels, the share of phrases the normaliser rewrites, and the share it
     writes back as the note's label (its fidelity; biomarker phrases are merged per note, not mapped one by
-    one, so they are scored per note). Shown in chapter 20."""
+    one, so they are scored per note). Shown in chapter 20 (Table 1c): one row per field, indexed by "field"
+    (so the book shows field names, not a 0..n row number)."""
     if "gold" not in examples.columns:
         return pd.DataFrame(columns=["field", "phrases", "distinct phrases", "distinct labels", "rewritten %",
-                                     "back to label %"])
+                                     "back to label %"]).set_index("field")
     pos = examples[examples["gold"].notna() & (examples["task"] == "phenotype_extraction")
                    & (examples["gold"].astype(str) != NOT_MENTIONED)]
     rows = []
@@ -117,4 +118,4 @@ def spelling_table(examples: pd.DataFrame, normaliser: AnswerNormaliser) -> pd.D
                      "distinct labels": len(set(gold)),
                      "rewritten %": round(100 * normaliser.changed_share(fld, phrases), 1),
                      "back to label %": round(100 * sum(back) / max(len(back), 1), 1)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index("field")

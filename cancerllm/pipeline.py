@@ -222,18 +222,6 @@ def training_table(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def cpt_summary(cpt: dict) -> str:
-    """One sentence, numbers from the run: what CPT did to held-out cancer-text perplexity."""
-    base = cpt["base"]["ppl"]["cancer"]
-    parts = [f"{name} → {res['ppl']['cancer']:.1f}" for name, res in cpt.items() if name != "base"]
-    verdict = ""
-    if "cancer_cpt" in cpt and "general_cpt" in cpt:
-        c, g = cpt["cancer_cpt"]["ppl"]["cancer"], cpt["general_cpt"]["ppl"]["cancer"]
-        verdict = (" Cancer CPT lowered cancer-text perplexity **more** than general CPT did." if c < g else
-                   " Cancer CPT did **not** lower cancer-text perplexity more than general CPT did.")
-    return f"Held-out cancer-text perplexity: base {base:.1f}; " + "; ".join(parts) + "." + verdict
-
-
 SETS = ("train", "dev", "test", "sft_train", "sft_dev")
 
 

@@ -25,8 +25,19 @@ SHORT = {"no_cpt": "no_cpt", "general_cpt": "general_cpt", "cancer_cpt": "cancer
 FEW = 30  # fewer test questions than this: the CI is wide, and the table says so
 
 
+def ci_text(value: float, low: float, high: float, signed: bool = False) -> str:
+    """The one way the book prints a score with its 95% CI: "20.8 (15.8–25.8)". A gain (``signed``) carries its
+    sign, "+2.1 (−0.5 to +4.6)", and a CI with a negative end reads "low to high" (an en dash between two minus
+    signs would be unreadable); minus signs are typographic. Used by the landing page (``results_table``) and by
+    the score tables of chapters 30 (``evaluation.comparison_table``) and 60 (``retrieval.f1_table``,
+    ``retrieval.gain_display``)."""
+    fmt = "{:+.1f}" if signed else "{:.1f}"
+    v, lo, hi = (fmt.format(x).replace("-", "−") for x in (value, low, high))
+    return f"{v} ({lo} to {hi})" if signed or min(low, high) < 0 else f"{v} ({lo}–{hi})"
+
+
 def _cell(m: dict) -> str:
-    return f"{m['f1']:.1f} ({m['ci_low']:.1f}–{m['ci_high']:.1f})"
+    return ci_text(m["f1"], m["ci_low"], m["ci_high"])
 
 
 def _f1(metrics: dict, task: str, system: str, metric: str = HEADLINE) -> float | None:
@@ -40,6 +51,37 @@ def _signed(d: float) -> str:
 
 def _gap(d: float, other: str) -> str:
     return f"{abs(d):.1f} points {'above' if d > 0 else 'below'} {other}" if d else f"level with {other}"
+
+
+def versus(metrics: dict, system: str, other: str, label: str, metric: str = HEADLINE) -> str | None:
+    """'3.2 points below TF-IDF on phenotype extraction (83.8 vs 87.0) and 24.6 points below it on diagnosis
+    generation (...)': `system` against `other` (named `label`) on every task both were scored on; None if none."""
+    gaps = []
+    for t in TASK_NAMES:
+        c, b = _f1(metrics, t, system, metric), _f1(metrics, t, other, metric)
+        if c is not None and b is not None:
+            gaps.append(f"{_gap(round(c - b, 1), label if not gaps else 'it')} on {TASK_NAMES[t]} ({c:.1f} vs {b:.1f})")
+    return " and ".join(gaps) if gaps else None
+
+
+def subsample_note(n: dict, n_full: dict, chapter: str = "chapter 30") -> str:
+    """The line beside a chapter's clean scores when it scores a subsample of the test set (chapters 40 and 60):
+    n per task (test questions scored here) of n_full (chapter 30's), so its numbers differ from chapter 30's for
+    the same models; a warning when a task has fewer than FEW."""
+    tasks = [t for t in TASK_NAMES if t in n]
+    if not tasks:
+        return "*No test questions were scored in this chapter.*"
+    sizes = "; ".join(f"{TASK_NAMES[t]} n = {n[t]} of {n_full.get(t, '?')}" for t in tasks)
+    whole = all(n[t] == n_full.get(t) for t in tasks)
+    text = (f"*Test questions scored here: {sizes}. " +
+            (f"This is all of {chapter}'s test set, so its clean scores match {chapter}'s.*" if whole else
+             f"This is a subsample of {chapter}'s test set, so its clean scores differ from {chapter}'s for the same "
+             f"models.*"))
+    few = [f"{TASK_NAMES[t]} (n = {n[t]})" for t in tasks if n[t] < FEW]
+    if few:
+        text += (f" **Fewer than {FEW} test questions on {' and '.join(few)}: confidence intervals there are wide, "
+                 f"and differences of a few points are noise.**")
+    return text
 
 
 def results_table(metrics: dict, metric: str = HEADLINE) -> str:
@@ -95,13 +137,8 @@ def summary_sentences(metrics: dict, manifest: dict, metric: str = HEADLINE) -> 
     else:
         first = (f"{data}, the best system is "
                  + " and ".join(f"{SHORT[s]} on {TASK_NAMES[t]} (F1 {v:.1f})" for t, (s, v) in best.items()) + ".")
-    gaps = []
-    for t in tasks:
-        c, b = _f1(metrics, t, "cancer_cpt", metric), _f1(metrics, t, "tfidf_logreg", metric)
-        if c is not None and b is not None:
-            gaps.append(f"{_gap(round(c - b, 1), 'TF-IDF' if not gaps else 'it')} on {TASK_NAMES[t]} "
-                        f"({c:.1f} vs {b:.1f})")
-    second = ("The CancerLLM recipe (cancer_cpt) is " + " and ".join(gaps) + ".") if gaps else \
+    gaps = versus(metrics, "cancer_cpt", "tfidf_logreg", "TF-IDF", metric)
+    second = f"The CancerLLM recipe (cancer_cpt) is {gaps}." if gaps else \
         "This run has no cancer_cpt or no TF-IDF score to compare."
     abl = []
     for t in tasks:

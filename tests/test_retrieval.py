@@ -211,6 +211,12 @@ def test_build_conditions_score_and_gain(sets, tokenizer, tmp_path):
         assert r.f1_without == pytest.approx(none.loc[r.task, "f1"])
         assert r.diff == pytest.approx(r.f1_with - r.f1_without)
     assert "phenotype extraction" in rt.retrieval_summary(scores, gains)
+    tab = rt.f1_table(scores, "phenotype_extraction")
+    n_ph = int(none.loc[["phenotype_extraction"], "n"].iloc[0])
+    assert tab.columns[0] == "n" and (tab["n"] == n_ph).all()
+    assert rt.noise_table(scores, 2).loc[("phenotype_extraction", "copy"), "n"] == n_ph
+    full = sets["test"].groupby("task").size()
+    assert f"phenotype extraction n = {n_ph} of {full['phenotype_extraction']}" in rt.sample_note(stacked, sets["test"])
     tim = rt.timings(sets["train"], sets["test"], cfg.retrievers, cfg.seed, repeats=1)
     assert list(tim.index) == cfg.retrievers and (tim["latency_ms_per_query"] > 0).all()
     m = rt.metrics_json(scores, gains, leak, tim, rt.prompt_budget(cfg))

@@ -373,9 +373,12 @@ def test_sweep_table_values_and_determinism(bed):
     pd.testing.assert_frame_equal(sweep, rb.sweep_table(bed, preds, 50, 3, metric_names=["exact_match",
                                                                                          "rouge_l_reference"]))
     wide = rb.sweep_wide(sweep, "phenotype_extraction", "exact_match")
-    assert list(wide.columns) == ["oracle", "prior", "half"] and wide.loc[("misspelling", 0.3), "oracle"] == 100
+    assert list(wide.columns) == ["n", "oracle", "prior", "half"] and wide.loc[("misspelling", 0.3), "oracle"] == 100
+    n_ph = int((bed[(bed["condition"] == "misspelling") & (bed["rate"] == 0)]["task"] == "phenotype_extraction").sum())
+    assert (wide["n"] == n_ph).all()  # every noise row scores the same capped questions
     abbr = rb.abbreviation_table(sweep, "exact_match")
-    assert list(abbr.columns) == ["clean", "contracted", "expanded", "Δ contracted", "Δ expanded"]
+    assert list(abbr.columns) == ["n", "clean", "contracted", "expanded", "Δ contracted", "Δ expanded"]
+    assert abbr.loc[("phenotype_extraction", "oracle"), "n"] == n_ph
     assert abbr.loc[("phenotype_extraction", "oracle"), "Δ expanded"] == 0
 
 

@@ -29,7 +29,7 @@ from .index import _bodies as _bodies  # the note body of each row (used by test
 from .leakage import NEAR_DUPLICATE, leakage_report, leakage_table
 from .prompts import MIN_BODY_TOKENS, SNIPPET_TOKENS, augment, build_prompt, evidence_snippet, perturb, prompt_budget
 from .report import (condition_overview, example_prompt, f1_table, gain_display, metrics_json, noise_table,
-                     retrieval_summary)
+                     retrieval_summary, sample_note)
 from .retrievers import RETRIEVERS, BM25Retriever, CharNgramRetriever, TfidfRetriever
 from .scoring import KNN, gain_table, knn_answers, score_conditions
 
@@ -38,4 +38,5 @@ __all__ = ["STAGE", "MISSPELL_RATE", "KEY_CHARS", "NEAR_DUPLICATE", "SNIPPET_TOK
            "held_out_hashes", "evidence_snippet", "build_prompt", "augment", "perturb", "prompt_budget",
            "knn_answers", "leakage_report", "leakage_table", "condition_name", "build_conditions", "load_tokenizer",
            "predict_conditions", "timings", "score_conditions", "gain_table", "f1_table", "gain_display",
-           "condition_overview", "noise_table", "retrieval_summary", "metrics_json", "example_prompt"]
+           "condition_overview", "noise_table", "retrieval_summary", "metrics_json", "example_prompt",
+           "sample_note"]

@@ -9,24 +9,35 @@ import pandas as pd
 
 from ..evaluation import HEADLINE
 from ..instructions import TASKS
+from ..report import ci_text, subsample_note
 from .scoring import KNN
 
 
 def f1_table(scores: pd.DataFrame, task: str, metric: str = HEADLINE, noise: float | None = None) -> pd.DataFrame:
-    """Rows: conditions (in run order); columns: systems; cells 'F1 [CI low, CI high]' (x100)."""
+    """Rows: conditions (in run order); columns: ``n`` (test questions; a subsample of chapter 30's, see
+    ``sample_note``), then systems; cells 'F1 (CI low–CI high)' (x100, ``report.ci_text``)."""
     sub = scores[(scores["task"] == task) & (scores["metric"] == metric)]
     if noise is not None:
         sub = sub[sub["noise"] == noise]
-    cell = sub.assign(cell=[f"{r.f1:.1f} [{r.f1_ci_low:.1f}, {r.f1_ci_high:.1f}]" for r in sub.itertuples()])
+    cell = sub.assign(cell=[ci_text(r.f1, r.f1_ci_low, r.f1_ci_high) for r in sub.itertuples()])
     tab = cell.pivot(index="condition", columns="system", values="cell")
     rows, cols = list(dict.fromkeys(sub["condition"])), list(dict.fromkeys(sub["system"]))
-    return tab.reindex(index=rows, columns=cols).fillna("—")
+    tab = tab.reindex(index=rows, columns=cols).fillna("—")
+    tab.insert(0, "n", sub.groupby("condition", sort=False)["n"].first().astype(int).reindex(tab.index))
+    return tab
+
+
+def sample_note(stacked: pd.DataFrame, test: pd.DataFrame) -> str:
+    """The line beside this chapter's scores: how many test questions per task the no-retrieval condition holds of
+    chapter 30's test set (capped by retrieval_max_instances), with a warning below report.FEW."""
+    clean = stacked[(stacked["k"] == 0) & (stacked["noise"] == 0)]
+    return subsample_note(clean.groupby("task").size().to_dict(), test.groupby("task").size().to_dict())
 
 
 def gain_display(gains: pd.DataFrame) -> pd.DataFrame:
     """The gain table as the chapter shows it: rows task x notes (clean / misspelled) x model, one column per
-    retriever, cells 'gain [95% CI]' in F1 points."""
-    g = gains.assign(cell=[f"{r.diff:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]" for r in gains.itertuples()],
+    retriever, cells 'gain (95% CI)' in F1 points (``report.ci_text``)."""
+    g = gains.assign(cell=[ci_text(r.diff, r.ci_low, r.ci_high, signed=True) for r in gains.itertuples()],
                      notes=np.where(gains["noise"] > 0, "misspelled " + gains["noise"].map("{:g}".format), "clean"))
     tab = g.pivot(index=["task", "notes", "system"], columns="retriever", values="cell")
     order = pd.MultiIndex.from_frame(g[["task", "notes", "system"]].drop_duplicates().sort_values(
@@ -44,10 +55,13 @@ def condition_overview(stacked: pd.DataFrame, budget: int) -> pd.DataFrame:
 
 
 def noise_table(scores: pd.DataFrame, k: int, metric: str = HEADLINE) -> pd.DataFrame:
-    """F1 (x100) per task and system (rows) for clean and misspelled notes, without and with each retriever at k."""
+    """F1 (x100) per task and system (rows) for clean and misspelled notes, without and with each retriever at k,
+    after a column ``n`` (test questions per task)."""
     sub = scores[(scores["metric"] == metric) & scores["k"].isin([0, k])]
     tab = sub.pivot_table(index=["task", "system"], columns="condition", values="f1", sort=False).round(1)
-    return tab.reindex(columns=list(dict.fromkeys(sub["condition"])))
+    tab = tab.reindex(columns=list(dict.fromkeys(sub["condition"])))
+    tab.insert(0, "n", tab.index.get_level_values("task").map(sub.groupby("task")["n"].first()).astype(int))
+    return tab
 
 
 def retrieval_summary(scores: pd.DataFrame, gains: pd.DataFrame, metric: str = HEADLINE) -> str:

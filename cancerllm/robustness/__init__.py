@@ -19,7 +19,7 @@ from ..instructions import split_input as split_context
 from .counterfactual import CF_FIELDS, counterfactual, counterfactual_set
 from .perturbations import (ABBREVIATIONS, OCR_CONFUSIONS, QWERTY_NEIGHBOURS, abbreviate, misspell, n_to_edit,
                             ocr_confuse, perturb_bodies, stable_seed)
-from .report import abbreviation_table, example_or_notice, robustness_summary, save_results, sweep_wide
+from .report import abbreviation_table, example_or_notice, robustness_summary, sample_note, save_results, sweep_wide
 from .scoring import (CF_MATCH_METRIC, SWEEP_METRICS, counterfactual_by_field, counterfactual_outcomes,
                       counterfactual_rates, sweep_table)
 from .testbed import CONDITIONS, build_testbed, counterfactual_decoding, predict_testbed, testbed_table
@@ -28,5 +28,5 @@ __all__ = ["stable_seed", "n_to_edit", "split_context", "join_context", "misspel
            "perturb_bodies", "counterfactual", "counterfactual_set", "build_testbed", "testbed_table",
            "predict_testbed", "counterfactual_decoding", "sweep_table", "counterfactual_outcomes", "counterfactual_rates",
            "counterfactual_by_field", "sweep_wide", "abbreviation_table", "robustness_summary", "example_or_notice",
-           "save_results", "OCR_CONFUSIONS", "ABBREVIATIONS", "CF_FIELDS", "CF_MATCH_METRIC", "CONDITIONS",
+           "save_results", "sample_note", "OCR_CONFUSIONS", "ABBREVIATIONS", "CF_FIELDS", "CF_MATCH_METRIC", "CONDITIONS",
            "SWEEP_METRICS", "QWERTY_NEIGHBOURS"]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import evaluation
 from ..instructions import TASKS, split_input
+from ..report import subsample_note
 
 
 def _f1(sweep, metric):
@@ -17,14 +18,25 @@ def _f1(sweep, metric):
 
 
 def sweep_wide(sweep: pd.DataFrame, task: str, metric: str = evaluation.HEADLINE) -> pd.DataFrame:
-    """F1 (x100) per system (columns) and (condition, rate) (rows) for one task."""
+    """F1 (x100) per system (columns) and (condition, rate) (rows) for one task, after a column ``n`` (the test
+    questions each row is scored on: a subsample of chapter 30's, see ``sample_note``)."""
     sub = _f1(sweep, metric)
     sub = sub[sub["task"] == task]
-    return sub.pivot_table(index=["condition", "rate"], columns="system", values="f1", sort=False).round(1)
+    tab = sub.pivot_table(index=["condition", "rate"], columns="system", values="f1", sort=False).round(1)
+    tab.insert(0, "n", sub.groupby(["condition", "rate"], sort=False)["n"].first().astype(int).reindex(tab.index))
+    return tab
+
+
+def sample_note(testbed: pd.DataFrame, test: pd.DataFrame) -> str:
+    """The line beside this chapter's clean scores: how many test questions per task the testbed's clean condition
+    holds of chapter 30's test set (capped by robustness_max_instances), with a warning below report.FEW."""
+    clean = testbed[(testbed["condition"] == "misspelling") & (testbed["rate"] == 0)]
+    return subsample_note(clean.groupby("task").size().to_dict(), test.groupby("task").size().to_dict())
 
 
 def abbreviation_table(sweep: pd.DataFrame, metric: str = evaluation.HEADLINE) -> pd.DataFrame:
-    """Per task and system: F1 on clean notes, with abbreviations contracted and expanded, and the changes."""
+    """Per task and system: the test questions scored (``n``), F1 on clean notes, with abbreviations contracted and
+    expanded, and the changes."""
     sub = _f1(sweep, metric)
     key = {"clean": (sub["condition"] == "misspelling") & (sub["rate"] == 0),
            "contracted": sub["condition"] == "abbrev_contract", "expanded": sub["condition"] == "abbrev_expand"}
@@ -32,6 +44,7 @@ def abbreviation_table(sweep: pd.DataFrame, metric: str = evaluation.HEADLINE) -
     tab = pd.DataFrame(cols)
     tab["Δ contracted"] = tab["contracted"] - tab["clean"]
     tab["Δ expanded"] = tab["expanded"] - tab["clean"]
+    tab.insert(0, "n", sub[key["clean"]].set_index(["task", "system"])["n"].astype(int))
     return tab.round(1)
 
 
