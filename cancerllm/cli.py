@@ -87,13 +87,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"metrics written: {external_validation(args.run, args.data, args.out)}")
             return 0
         cfg = load_params(args.params, args.overrides)
-        if args.command in ("validate", "run") and not cfg.uses_small_model:
-            from pathlib import Path
-
-            from .model_check import check_model_dir
+        if args.command in ("validate", "run"):
+            from .model_check import check_base
 
             # before any kernel starts or directory exists; a dry run too (a hub id is no local directory)
-            check_model_dir(Path(cfg.base_model))
+            check_base(cfg)
         if args.command == "validate":
             from .data import load_cohort
             from .data.schema import SPLITS

@@ -61,3 +61,33 @@ def check_model_dir(path: Path) -> None:
             raise ModelError(f"{file}: not a readable safetensors file ({str(exc).splitlines()[0][:120]})") from None
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         raise ModelError(f"{path}: no tokenizer ({' or '.join(TOKENIZER_FILES)})")
+
+
+#: above this many parameters a model built from the config with random weights is refused (``check_base``): the
+#: paper profile's 7B shape is for a local copy of the paper's base model, or a dry run; the largest random models
+#: this project has trained on purpose are 0.78B (the GPU check of the paper path) and 146M.
+RANDOM_INIT_LIMIT = 1_000_000_000
+
+
+def small_model_parameters(cfg) -> int:
+    """Parameters of the Mistral that ``modeling.small_config`` builds for `cfg` (untied embeddings and LM head,
+    grouped-query attention, SwiGLU MLP, RMSNorm), computed from the config alone."""
+    h, layers, vocab = cfg.hidden_size, cfg.num_hidden_layers, cfg.vocab_size
+    kv = cfg.num_key_value_heads * (h // cfg.num_attention_heads)
+    per_layer = 2 * h * h + 2 * h * kv + 3 * h * cfg.intermediate_size + 2 * h
+    return 2 * vocab * h + layers * per_layer + h
+
+
+def check_base(cfg) -> None:
+    """Before any stage: ``check_model_dir`` for a local base model; for `base_model: small`, one ModelError when
+    the configured shape is a randomly initialised model over RANDOM_INIT_LIMIT parameters (params/paper.yaml as
+    shipped) unless it is a dry run, which builds no weights."""
+    if not cfg.uses_small_model:
+        check_model_dir(Path(cfg.base_model))
+        return
+    n = small_model_parameters(cfg)
+    if n > RANDOM_INIT_LIMIT and not cfg.dry_run:
+        raise ModelError(
+            f"base_model 'small' with hidden_size {cfg.hidden_size} and {cfg.num_hidden_layers} layers would train a "
+            f"randomly initialised {n / 1e9:.1f}B-parameter model: set base_model to a local model directory (e.g. "
+            f"your copy of Mistral-7B-Instruct-v0.1), or add --set dry_run=true to check the setup without weights")

@@ -140,6 +140,9 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
     unknown = [s for s in (only or []) + (force or []) if s not in stages]
     if unknown:
         raise ParamsError(f"--only/--force: unknown stage '{unknown[0]}'; stages are {stages}")
+    from .model_check import check_base
+
+    check_base(cfg)  # a random 7B "small" model, or a local model that would not load: before anything is written
     cohort = load_cohort(cfg, splits=SPLITS)  # data errors surface here, before any kernel starts or directory exists
     run_dir = cfg.run_dir
     manifest = open_run_dir(run_dir)

@@ -554,6 +554,24 @@ def test_model_path_relative(tmp_path, capsys):
                            f"(nothing is downloaded), got 'models/mistral'")
 
 
+def test_random_7b_small_model_refused(tmp_path, capsys):
+    """params/paper.yaml's shape with base_model 'small' would train a random 7.2B model: refused before anything."""
+    shape = ("hidden_size: 4096\nnum_hidden_layers: 32\nnum_attention_heads: 32\nnum_key_value_heads: 8\n"
+             "intermediate_size: 14336\nvocab_size: 32000\n")
+    _refused(capsys, _params(tmp_path, shape),
+             "base_model 'small' with hidden_size 4096 and 32 layers would train a randomly initialised "
+             "7.2B-parameter model: set base_model to a local model directory (e.g. your copy of "
+             "Mistral-7B-Instruct-v0.1), or add --set dry_run=true to check the setup without weights")
+
+
+def test_shipped_paper_profile_refused_without_dry_run(capsys):
+    """As committed, params/paper.yaml must not start training a random 7B model (issue 19); its dry run still works."""
+    assert main(["run", "params/paper.yaml"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: base_model 'small' with hidden_size 4096 and 32 layers would train")
+    assert not Path("runs/paper").exists()
+
+
 def test_model_path_without_config(tmp_path, capsys):
     model_dir = tmp_path / "somedir"
     model_dir.mkdir()

@@ -218,3 +218,18 @@ def test_trainer_reports_progress_on_the_console_bar_in_a_notebook(world, tmp_pa
     assert NotebookProgressCallback not in seen["after"] and training.bar_only_progress() in seen["after"]
     assert issubclass(training.bar_only_progress(), ProgressCallback)
     assert "'loss'" not in capsys.readouterr().out
+
+
+def test_small_model_parameters_counts_what_modeling_builds():
+    """The refusal of a random 7B model (model_check.check_base) counts parameters from the config alone: the count
+    must equal the built model's, for the demo shape and for an odd one (GQA, vocabulary not a power of two)."""
+    from cancerllm.config import make_config
+    from cancerllm.model_check import small_model_parameters
+    from cancerllm.modeling import build_small_model, train_tokenizer
+
+    tok = train_tokenizer(["tumour size 2 cm, grade 3"] * 20, 300)
+    for shape in ({}, {"hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 6, "num_key_value_heads": 3,
+                       "intermediate_size": 200, "efficiency_hidden_sizes": [96]}):
+        cfg = make_config({"vocab_size": len(tok), **shape})
+        model = build_small_model(cfg, tok)
+        assert small_model_parameters(cfg) == sum(p.numel() for p in model.parameters())
