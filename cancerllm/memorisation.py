@@ -232,4 +232,9 @@ def summary(record: dict) -> str:
                 by_r.setdefault(c["repeats"], []).append(c["reproduced"])
         text += (" Planted canaries reproduced (all models): "
                  + ", ".join(f"{sum(v)}/{len(v)} of the {r}x" for r, v in sorted(by_r.items())) + ".")
+        most = max(by_r) if by_r else None
+        if most is not None and not any(by_r[most]):  # the calibration failed to show the check can see anything
+            text += (f" Not even the canaries planted {most} times are reproduced, so at this model size and training "
+                     f"budget the check has **not shown that it can detect** memorisation: a rate of 0 here is not "
+                     f"evidence that a model keeps no training text.")
     return text

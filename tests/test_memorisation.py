@@ -150,3 +150,20 @@ def test_gate_refuses_real_run_without_record(real_cfg, record, capsys):  # noqa
     assert main(["gate", str(_params(real_cfg))]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expected in err and "--force 20_instruction_tuning" in err
+
+
+def _record(reproduced_16x: bool) -> dict:
+    canaries = [{"canary": i, "repeats": r, "reproduced": reproduced_16x and r == 16, "matched": 0, "tokens": 80,
+                 "continued": 40} for i, r in enumerate((1, 4, 16))]
+    side = {"rate": 0.0, "n": 64}
+    return {"models": {"cancer_cpt": {"train": side, "heldout": side, "excess": 0.0, "canaries": canaries}},
+            "max_excess_rate": 0.05, "n_prefix_tokens": 32, "n_suffix_tokens": 8, "canaries_planted": True}
+
+
+def test_summary_says_when_the_canaries_show_the_check_is_blind():
+    """A 0% rate means little when not even the most repeated canary comes back: the sentence must say so, and must
+    not when the check did see a canary."""
+    blind = memorisation.summary(_record(False))
+    assert "0/1 of the 16x" in blind and "has **not shown that it can detect** memorisation" in blind
+    seeing = memorisation.summary(_record(True))
+    assert "1/1 of the 16x" in seeing and "not shown" not in seeing
