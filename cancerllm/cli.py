@@ -87,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"metrics written: {external_validation(args.run, args.data, args.out)}")
             return 0
         cfg = load_params(args.params, args.overrides)
-        if args.command in ("validate", "run"):
+        if args.command == "validate" or (args.command == "run" and cfg.dry_run):
             from .model_check import check_base
 
-            # before any kernel starts or directory exists; a dry run too (a hub id is no local directory)
+            # the paths that do not go through runner.run, which makes this check itself before anything is written
+            # (a dry run too: a hub id is no local directory)
             check_base(cfg)
         if args.command == "validate":
             from .data import load_cohort

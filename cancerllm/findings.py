@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .config import _ABLATION as MODELS  # the ablation, in the order the book compares them
 from .report import FEW, SHORT, TASK_NAMES, _signed, versus
-
-MODELS = ("no_cpt", "general_cpt", "cancer_cpt")  # the ablation, in the order the book compares them
 
 
 def _focus(systems) -> str | None:

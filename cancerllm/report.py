@@ -64,6 +64,14 @@ def versus(metrics: dict, system: str, other: str, label: str, metric: str = HEA
     return " and ".join(gaps) if gaps else None
 
 
+def few_warning(n: dict) -> str | None:
+    """The warning a score table carries when a task (`n`: task -> test questions) has fewer than FEW questions;
+    None when none has. Used by ``results_table`` and ``subsample_note``, each in its own emphasis."""
+    few = [f"{TASK_NAMES[t]} (n = {n[t]})" for t in TASK_NAMES if t in n and n[t] < FEW]
+    return (f"Fewer than {FEW} test questions on {' and '.join(few)}: confidence intervals there are wide, and "
+            f"differences of a few points are noise.") if few else None
+
+
 def subsample_note(n: dict, n_full: dict, chapter: str = "chapter 30") -> str:
     """The line beside a chapter's clean scores when it scores a subsample of the test set (chapters 40 and 60):
     n per task (test questions scored here) of n_full (chapter 30's), so its numbers differ from chapter 30's for
@@ -77,11 +85,8 @@ def subsample_note(n: dict, n_full: dict, chapter: str = "chapter 30") -> str:
             (f"This is all of {chapter}'s test set, so its clean scores match {chapter}'s.*" if whole else
              f"This is a subsample of {chapter}'s test set, so its clean scores differ from {chapter}'s for the same "
              f"models.*"))
-    few = [f"{TASK_NAMES[t]} (n = {n[t]})" for t in tasks if n[t] < FEW]
-    if few:
-        text += (f" **Fewer than {FEW} test questions on {' and '.join(few)}: confidence intervals there are wide, "
-                 f"and differences of a few points are noise.**")
-    return text
+    few = few_warning({t: n[t] for t in tasks})
+    return text + (f" **{few}**" if few else "")
 
 
 def results_table(metrics: dict, metric: str = HEADLINE) -> str:
@@ -105,12 +110,8 @@ def results_table(metrics: dict, metric: str = HEADLINE) -> str:
             text = _cell(m)
             cells.append(f"**{text}**" if round(m["f1"], 1) == round(best[t], 1) else text)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    few = [f"{TASK_NAMES[t]} (n = {n[t]})" for t in tasks if isinstance(n.get(t), int) and n[t] < FEW]
-    out = "\n".join(lines) + "\n"
-    if few:
-        out += (f"\n*Fewer than {FEW} test questions on {' and '.join(few)}: its confidence intervals are wide and "
-                f"differences of a few points there are noise.*\n")
-    return out
+    few = few_warning({t: n[t] for t in tasks if isinstance(n.get(t), int)})
+    return "\n".join(lines) + "\n" + (f"\n*{few}*\n" if few else "")
 
 
 def summary_sentences(metrics: dict, manifest: dict, metric: str = HEADLINE) -> list[str]:
