@@ -12,6 +12,14 @@ so the numbers do not depend on a finished run. Every ratio comes with the raw n
   LM blocks — the continued-pretraining code path) on a ~30M-parameter Mistral, over its optimizer steps
   after the first (cancerllm.efficiency conventions; lm_head counted, input embeddings not).
 - bf16_vs_fp32_train: tokens/s of the same run_cpt steps with `bf16: true` (autocast) over fp32, demo shape.
+- extraction_vs_reference: the job users run — note-level extraction of every phenotype field plus the diagnosis
+  for N test reports — the reference's way (every passage prompt one at a time, greedy, up to 50 new tokens, no
+  reuse: ``reference_extract``) over ours (``inference.predict``: each passage read once for all its questions,
+  prompts batched by length, only passages whose first token is not the not-relevant reply generated, stop at
+  EOS), same model (a demo-shape model tuned for `read_steps` steps, or a finished run's cancer_cpt with
+  `run=`), free decoding and the same vote on both sides; the note-level answers are compared and must match.
+- train_vs_bare_loop: tokens/s of a `training.run_cpt` optimizer step (TRL SFTTrainer) over a bare PyTorch loop
+  (forward with labels, backward, clipping, AdamW) on the same demo-shape model, batch and block, fp32.
 - book_demo_seconds: wall time of `run params/demo.yaml` + `book` into a temporary runs_root (not with --quick).
 """
 
@@ -30,18 +38,19 @@ import yaml
 
 from . import efficiency, inference, modeling, training
 from .config import REPO_ROOT, make_config
+from .instructions import frame_texts
 
 #: model and workload sizes; "tiny" is for the unit test (seconds), "quick" must finish in < 5 min on 2 cores
 _MFU_SHAPE = dict(hidden_size=512, intermediate_size=1536, num_attention_heads=8, num_key_value_heads=4)
 SIZES = {
-    "tiny": dict(n_patients=24, vocab=600, gen=dict(hidden_size=32, intermediate_size=96, num_hidden_layers=1),
+    "tiny": dict(n_patients=24, vocab=600, read_steps=2, n_reports=2, bare_steps=2, bare_block=32, bare_batch=2, gen=dict(hidden_size=32, intermediate_size=96, num_hidden_layers=1),
                  n_prompts=8, gen_batch=8, n_short=8, new_tokens=4, mfu=dict(hidden_size=32, intermediate_size=96,
                  num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1), mfu_block=64, mfu_batch=2,
                  mfu_steps=2, prec_block=32, prec_batch=2, prec_steps=2),
-    "quick": dict(n_patients=120, vocab=8000, gen=dict(), n_prompts=32, gen_batch=32, n_short=16, new_tokens=50,
+    "quick": dict(n_patients=120, vocab=8000, read_steps=300, n_reports=8, bare_steps=6, bare_block=256, bare_batch=8, gen=dict(), n_prompts=32, gen_batch=32, n_short=16, new_tokens=50,
                   mfu=dict(_MFU_SHAPE, num_hidden_layers=6), mfu_block=256, mfu_batch=8, mfu_steps=4,
                   prec_block=128, prec_batch=4, prec_steps=3),
-    "full": dict(n_patients=300, vocab=8000, gen=dict(), n_prompts=64, gen_batch=64, n_short=64, new_tokens=50,
+    "full": dict(n_patients=300, vocab=8000, read_steps=600, n_reports=24, bare_steps=8, bare_block=256, bare_batch=8, gen=dict(), n_prompts=64, gen_batch=64, n_short=64, new_tokens=50,
                  mfu=dict(_MFU_SHAPE, num_hidden_layers=8), mfu_block=256, mfu_batch=8, mfu_steps=4,
                  prec_block=128, prec_batch=4, prec_steps=4),
 }
@@ -66,7 +75,7 @@ def _world(size: str, root: Path):
     tokenizer = modeling.train_tokenizer(texts, s["vocab"])
     test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens, cfg.prompt_style)
     prompts = list(test.sample(frac=1.0, random_state=cfg.seed)["prompt"][: s["n_prompts"]])
-    return cfg, tokenizer, texts, prompts
+    return cfg, tokenizer, texts, prompts, cohort
 
 
 def _gen_pair(model, tokenizer, prompts, new_tokens, batch, reps: int = 2) -> dict:
@@ -100,6 +109,135 @@ def bench_generation(cfg, tokenizer, prompts, new_tokens: int, batch: int, n_sho
     return {"real": real, "short": short, "params": modeling.count_parameters(model)["total"]}
 
 
+@torch.no_grad()
+def reference_extract(model, tokenizer, rows, max_new_tokens: int = 50) -> list[list[str]]:
+    """The reference's way of extracting (paper notes §3.3): every prompt on its own — batch 1, no padding, no
+    reuse of anything between prompts — greedy, up to `max_new_tokens`. Each phenotype row's passage prompts
+    (``inference.sentence_prompts``) are answered one by one and voted on by ``inference.assemble`` with the
+    weights ``inference.predict`` uses (1 − the first step's probability of the not-relevant reply's first
+    token, read from the same generate call), so both ways apply the same note-level rule."""
+    model = modeling.on_best_device(model).eval()
+    device = next(model.parameters()).device
+    out = []
+    for row in rows.to_dict("records"):
+        ph = row["task"] == "phenotype_extraction"
+        prompts = inference.sentence_prompts(row) if ph else [row["prompt"]]
+        nr = inference.not_relevant_token(tokenizer, prompts[0]) if ph else None
+        answers, weights = [], []
+        for p in prompts:
+            enc = tokenizer(p, return_tensors="pt").to(device)
+            gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, output_scores=True,
+                                 return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=tokenizer.eos_token_id)
+            text = tokenizer.decode(gen.sequences[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            answers.append(inference.parse_answer(text))
+            weights.append(1.0 - float(gen.scores[0][0].float().softmax(-1)[nr]) if nr is not None else 1.0)
+        out.append(inference.assemble(answers, weights)[0] if ph else answers[0])
+    return out
+
+
+def _reading_model(cfg, tokenizer, cohort, steps: int, out_dir: Path):
+    """A demo-shape model tuned for `steps` SFT steps on the demo's tuning examples (sentence-level QA and
+    diagnosis), from random init: a model that reads, so that skipping not-relevant passages is measured
+    as it happens in the book (a random model answers every passage)."""
+    import dataclasses
+
+    from .instructions import build_instructions
+    from .pipeline import sft_examples
+
+    c = dataclasses.replace(cfg, sft_max_steps=steps, eval_steps=max(steps, 1), save_steps=max(steps, 1))
+    sets = {s: build_instructions(cohort, s, tokenizer, c.sft_max_length, c.max_new_tokens, c.prompt_style)
+            for s in ("train", "dev")}
+    train = sft_examples(c, cohort, sets["train"], "train")
+    dev = sft_examples(c, cohort, sets["dev"], "dev").sample(n=16, random_state=c.seed)
+    model = modeling.build_small_model(c, tokenizer)
+    model, _ = training.run_sft(c, model, tokenizer, train, dev, out_dir)
+    return model.eval()
+
+
+def bench_extraction(model, tokenizer, rows, batch: int, reps: int = 2) -> dict:
+    """Note-level extraction of `rows` (every phenotype field and the diagnosis of some reports) the reference's
+    way and ours, interleaved `reps` times (fastest of each kept), free decoding both ways; the answers are
+    compared row by row."""
+    t_ours, t_ref = [], []
+    for _ in range(reps):
+        with efficiency.measure() as mo:
+            _, ours, details = inference.predict(model, tokenizer, rows, 50, batch, desc="bench: ours",
+                                                 return_details=True)
+        with efficiency.measure() as mr:
+            ref = reference_extract(model, tokenizer, rows, 50)
+        t_ours.append(mo.seconds), t_ref.append(mr.seconds)
+    same = [a == b for a, b in zip(ours, ref)]
+    n_reports = rows["patient_id"].nunique()
+    prompts = sum(len(inference.sentence_prompts(r)) if r["task"] == "phenotype_extraction" else 1
+                  for r in rows.to_dict("records"))
+    return {"ratio": round(min(t_ref) / min(t_ours), 2), "identical": all(same),
+            "match_rate": round(sum(same) / max(len(same), 1), 4), "reports": n_reports, "instances": len(rows),
+            "reference_prompts": prompts, "passage_prompts_read": details["passage_prompts"],
+            "prompts_generated": details["generated"], "ours_s": [round(t, 3) for t in t_ours],
+            "reference_s": [round(t, 3) for t in t_ref], "ours_reports_per_s": round(n_reports / min(t_ours), 3),
+            "reference_reports_per_s": round(n_reports / min(t_ref), 3), "batch_size": batch}
+
+
+def extraction_world(cfg, tokenizer, cohort, s: dict, root: Path, run: str | None = None):
+    """(model, tokenizer, rows) for ``bench_extraction``: the first `n_reports` test patients' note-level
+    instances, with a finished run's cancer_cpt (`run` = its directory) or a freshly tuned demo-shape model."""
+    from .instructions import build_instructions
+
+    if run:
+        from . import pipeline
+        from .data.loaders import load_cohort
+        from .evaluation import run_config
+
+        cfg = run_config(run)
+        cohort = load_cohort(cfg)
+        model, tokenizer = pipeline.load_tuned(cfg, cfg.ablation_models[-1])
+    else:
+        model = _reading_model(cfg, tokenizer, cohort, s["read_steps"], root / "reading_model")
+    test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens, cfg.prompt_style)
+    keep = sorted(test["patient_id"].unique())[: s["n_reports"]]
+    return model, tokenizer, test[test["patient_id"].isin(keep)].reset_index(drop=True)
+
+
+def bare_loop_step_seconds(cfg, tokenizer, texts, steps: int, block: int, batch: int) -> float:
+    """Median optimizer-step time (after the first) of a bare PyTorch loop on the model ``efficiency.train_run``
+    builds for `cfg`: the same packed blocks' shape, forward with labels (the model's own loss), backward,
+    gradient clipping at TRL's default norm (1.0), AdamW with the run's learning rate and weight decay."""
+    model = modeling.build_small_model(cfg, tokenizer).train()
+    ids = tokenizer("\n\n".join(texts))["input_ids"]
+    need = (steps + 1) * batch * block
+    ids = (ids * (need // max(len(ids), 1) + 1))[:need]
+    data = torch.tensor(ids, dtype=torch.long).view(-1, block)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.cpt_learning_rate, weight_decay=cfg.cpt_weight_decay)
+    times = []
+    for k in range(steps):
+        x = data[k * batch:(k + 1) * batch]
+        t0 = time.perf_counter()
+        model(input_ids=x, labels=x).loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - t0)
+    times = sorted(times[1:] or times)
+    return times[len(times) // 2]
+
+
+def bench_train_vs_bare(cfg, tokenizer, texts, root: Path, steps: int, block: int = 256, batch: int = 8,
+                        reps: int = 2) -> dict:
+    """TRL (``efficiency.train_run``, i.e. ``training.run_cpt``) against ``bare_loop_step_seconds``, same model,
+    block, batch and steps, interleaved `reps` times (fastest of each kept)."""
+    trl, bare = [], []
+    for k in range(reps):
+        m = efficiency.train_run(cfg, tokenizer, texts, root / f"trl_{k}", steps + 1, block, batch)
+        trl.append(m["step_seconds"])
+        bare.append(bare_loop_step_seconds(cfg, tokenizer, texts, steps + 1, block, batch))
+    tokens = block * batch
+    return {"ratio": round(min(bare) / min(trl), 3), "trl_tokens_per_s": round(tokens / min(trl), 1),
+            "bare_tokens_per_s": round(tokens / min(bare), 1), "trl_step_s": [round(t, 4) for t in trl],
+            "bare_step_s": [round(t, 4) for t in bare], "block": block, "batch": batch, "steps": steps,
+            "hidden_size": cfg.hidden_size, "layers": cfg.num_hidden_layers, "vocab": len(tokenizer)}
+
+
 def _mfu_run(cfg, tokenizer, texts, out_dir: Path, s: dict, remeasure: bool = True) -> dict:
     """The MFU training run (its `mfu` as the training stage recorded it), its achieved GFLOP/s, and one more peak
     measured right after it with the full budget: on a shared machine the peak drifts, and a low peak would
@@ -122,15 +260,16 @@ def book_demo_seconds(root: Path) -> float:
     return round(time.perf_counter() - t0, 1)
 
 
-def run_bench(quick: bool = True, tiny: bool = False) -> dict:
-    """All benchmarks; returns one JSON-ready dict (the `bench` command prints it)."""
+def run_bench(quick: bool = True, tiny: bool = False, run: str | None = None) -> dict:
+    """All benchmarks; returns one JSON-ready dict (the `bench` command prints it). `run`: a finished run
+    directory whose cancer_cpt and test reports the extraction benchmark uses instead of a freshly tuned model."""
     size = "tiny" if tiny else "quick" if quick else "full"
     s = SIZES[size]
     threads = efficiency.configure_threads()
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cancerllm-bench-") as tmp:
         root = Path(tmp)
-        cfg, tokenizer, texts, prompts = _world(size, root)
+        cfg, tokenizer, texts, prompts, cohort = _world(size, root)
         budget = 0.2 if tiny else 3.0  # seconds per peak measurement (tiny: the unit test)
         peak32 = efficiency.peak_gflops(torch.float32, budget_s=budget)
         peak16 = efficiency.peak_gflops(torch.bfloat16, budget_s=budget)
@@ -145,6 +284,12 @@ def run_bench(quick: bool = True, tiny: bool = False) -> dict:
         mfu = by_threads[threads]
         prec = {name: efficiency.train_run(cfg, tokenizer, texts, root / name, s["prec_steps"], s["prec_block"],
                                            s["prec_batch"], bf16=name == "bf16") for name in ("fp32", "bf16")}
+        # the demo's tokenizer size (and its prompt frame) for the demo-shape reading model and the bare loop
+        demo_tok = modeling.train_tokenizer(texts + frame_texts(), min(cfg.vocab_size, s["vocab"]))
+        bare = bench_train_vs_bare(cfg, demo_tok, texts, root / "bare", s["bare_steps"], s["bare_block"],
+                                   s["bare_batch"])
+        model, ext_tok, rows = extraction_world(cfg, demo_tok, cohort, s, root, run)
+        ext = bench_extraction(model, ext_tok, rows, cfg.eval_batch_size)
         book, book_error = None, None
         if not (quick or tiny):
             try:
@@ -159,6 +304,9 @@ def run_bench(quick: bool = True, tiny: bool = False) -> dict:
         m["mfu_vs_best_peak"] = round(m["achieved_gflops"] / best, 4) if best else None
     return {
         "size": size,
+        "extraction_vs_reference": ext["ratio"],
+        "extraction_answers_identical": ext["identical"],
+        "train_vs_bare_loop": bare["ratio"],
         "gen_batched_vs_sequential": gen["real"]["ratio"],
         "gen_outputs_identical": gen["real"]["identical"],
         "gen_match_rate": gen["real"]["match_rate"],
@@ -170,7 +318,7 @@ def run_bench(quick: bool = True, tiny: bool = False) -> dict:
         "peak_rss_gb": round(efficiency.process_peak_rss_gb(), 3),
         "matmul_peak_gflops": {"float32": peak32, "bfloat16": max(peak16, efficiency.peak_gflops(torch.bfloat16))},
         "train_mfu_fp32_by_threads": {str(k): v["mfu_vs_best_peak"] for k, v in by_threads.items()},
-        "generation": gen, "training_mfu": by_threads, "training_precision": prec,
+        "extraction": ext, "training_vs_bare": bare, "generation": gen, "training_mfu": by_threads, "training_precision": prec,
         "threads": threads, "physical_cores": efficiency.physical_cores(), "torch": torch.__version__,
         "cpu": efficiency.cpu_model(), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(), "bench_seconds": round(time.perf_counter() - t_start, 1),

@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     bn.add_argument("--quick", action="store_true", help="smaller workloads, no demo book run (< 5 min on 2 cores)")
     bn.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # seconds; used by the unit test
     bn.add_argument("--out", default=None, metavar="FILE", help="also write the JSON here")
+    bn.add_argument("--run", default=None, metavar="DIR", help="extraction benchmark on this finished run's "
+                    "cancer_cpt and test reports (default: a demo-shape model tuned inside the benchmark)")
     s = sub.add_parser("score", help="score predictions against gold with the reference scorer")
     s.add_argument("gold")
     s.add_argument("pred")
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             from contextlib import redirect_stdout
 
             with redirect_stdout(sys.stderr):  # training logs and progress go to stderr: stdout is the JSON alone
-                result = run_bench(quick=args.quick, tiny=args.tiny)
+                result = run_bench(quick=args.quick, tiny=args.tiny, run=args.run)
             if args.out:
                 write(result, args.out)
             print(json.dumps(result))

@@ -96,3 +96,57 @@ def test_copy_constraint_picks_what_a_scan_of_the_whole_vocabulary_picks():
             scan = [t for t in scores[0].argsort(descending=True).tolist() if t not in special and (
                 ended if t == tok.eos_token_id else inference.copies(decoded + tok.decode([t]), src))]
             assert chosen == (scan[0] if scan else tok.eos_token_id), (text, chosen, scan[:3])
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_shared_prefix_reading_equals_reading_each_prompt_whole(attn):
+    """``first_tokens_shared`` (each passage once, every question's block masked to see the passage and itself)
+    gives every prompt the next-token distribution that reading the prompt alone gives: the same greedy token
+    and the same probability of the watched token, for both attention implementations that take a 4D mask;
+    and ``predict`` answers the same either way."""
+    import torch
+
+    from cancerllm import modeling
+    from cancerllm.config import make_config
+    from cancerllm.instructions import QUESTIONS, join_input, render
+
+    passages = ["The tumor measures 2.5 cm.", "Grade 2 invasive ductal carcinoma, pT2N1M0.", "No lymph nodes."]
+    tok = modeling.train_tokenizer(passages * 4 + list(QUESTIONS.values()) * 4 + ["not relevant"] * 4, 200)
+    cfg = make_config({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                       "num_key_value_heads": 1, "initializer_range": 0.2})
+    torch.manual_seed(0)
+    model = modeling.build_small_model(cfg, tok)
+    model.config._attn_implementation = attn
+    prompts, prefixes = [], []
+    for p in passages:
+        for q in list(QUESTIONS.values())[:5]:
+            prompt = render("", join_input(p, q), "short")
+            prompts.append(prompt)
+            prefixes.append(prompt[:prompt.rindex(p) + len(p)])
+    watch = tok("not relevant", add_special_tokens=False)["input_ids"][0]
+    whole, p_whole = inference.first_tokens(model, tok, prompts, 4, watch)
+    shared, p_shared = inference.first_tokens_shared(model, tok, prompts, prefixes, 4, watch)
+    assert shared == whole
+    assert max(abs(a - b) for a, b in zip(p_whole, p_shared)) < 1e-5
+    # a prefix that does not end where the prompt's tokens split (mid-word) is read whole, not mis-split
+    cut = [p[:-3] for p in prefixes]
+    assert inference.first_tokens_shared(model, tok, prompts, cut, 4, watch)[0] == whole
+
+
+def test_predict_answers_the_same_with_and_without_the_shared_prefix():
+    from cancerllm import modeling
+    from cancerllm.config import make_config
+    from cancerllm.data.synthetic import generate_cohort
+    from cancerllm.instructions import build_instructions, frame_texts
+
+    cohort = generate_cohort(12, seed=3, n_general_notes=0)
+    tok = modeling.train_tokenizer(list(cohort.notes["text"]) + frame_texts(5), 400)
+    df = build_instructions(cohort, "train", tok, 320, 8, "short").head(20)
+    assert (df["task"] == "phenotype_extraction").sum() > 5
+    cfg = make_config({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "num_key_value_heads": 1, "initializer_range": 0.2})
+    model = modeling.build_small_model(cfg, tok)
+    a = inference.predict(model, tok, df, 6, 16, return_details=True)
+    b = inference.predict(model, tok, df, 6, 16, return_details=True, shared_prefix=False)
+    assert a[1] == b[1] and a[2]["generated"] == b[2]["generated"]
+    assert max(abs(x - y) for x, y in zip(a[2]["confidence"]["sequence"], b[2]["confidence"]["sequence"])) < 1e-5
