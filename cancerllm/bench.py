@@ -14,7 +14,7 @@ so the numbers do not depend on a finished run. Every ratio comes with the raw n
 - bf16_vs_fp32_train: tokens/s of the same run_cpt steps with `bf16: true` (autocast) over fp32, demo shape.
 - extraction_vs_reference: the job users run — note-level extraction of every phenotype field plus the diagnosis
   for N test reports — the reference's way (every passage prompt one at a time, greedy, up to 50 new tokens, no
-  reuse: ``reference_extract``) over ours (``inference.predict``: each passage read once for all its questions,
+  reuse: ``efficiency.extraction.reference_extract``) over ours (``inference.predict``: each passage read once for all its questions,
   prompts batched by length, only passages whose first token is not the not-relevant reply generated, stop at
   EOS), same model (a demo-shape model tuned for `read_steps` steps, or a finished run's cancer_cpt with
   `run=`), free decoding and the same vote on both sides; the note-level answers are compared and must match.
@@ -38,6 +38,7 @@ import yaml
 
 from . import efficiency, inference, modeling, training
 from .config import REPO_ROOT, make_config
+from .efficiency.extraction import compare_with_reference
 from .instructions import frame_texts
 
 #: model and workload sizes; "tiny" is for the unit test (seconds), "quick" must finish in < 5 min on 2 cores
@@ -109,33 +110,6 @@ def bench_generation(cfg, tokenizer, prompts, new_tokens: int, batch: int, n_sho
     return {"real": real, "short": short, "params": modeling.count_parameters(model)["total"]}
 
 
-@torch.no_grad()
-def reference_extract(model, tokenizer, rows, max_new_tokens: int = 50) -> list[list[str]]:
-    """The reference's way of extracting (paper notes §3.3): every prompt on its own — batch 1, no padding, no
-    reuse of anything between prompts — greedy, up to `max_new_tokens`. Each phenotype row's passage prompts
-    (``inference.sentence_prompts``) are answered one by one and voted on by ``inference.assemble`` with the
-    weights ``inference.predict`` uses (1 − the first step's probability of the not-relevant reply's first
-    token, read from the same generate call), so both ways apply the same note-level rule."""
-    model = modeling.on_best_device(model).eval()
-    device = next(model.parameters()).device
-    out = []
-    for row in rows.to_dict("records"):
-        ph = row["task"] == "phenotype_extraction"
-        prompts = inference.sentence_prompts(row) if ph else [row["prompt"]]
-        nr = inference.not_relevant_token(tokenizer, prompts[0]) if ph else None
-        answers, weights = [], []
-        for p in prompts:
-            enc = tokenizer(p, return_tensors="pt").to(device)
-            gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, output_scores=True,
-                                 return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id)
-            text = tokenizer.decode(gen.sequences[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-            answers.append(inference.parse_answer(text))
-            weights.append(1.0 - float(gen.scores[0][0].float().softmax(-1)[nr]) if nr is not None else 1.0)
-        out.append(inference.assemble(answers, weights)[0] if ph else answers[0])
-    return out
-
-
 def _reading_model(cfg, tokenizer, cohort, steps: int, out_dir: Path):
     """A demo-shape model tuned for `steps` SFT steps on the demo's tuning examples (sentence-level QA and
     diagnosis), from random init: a model that reads, so that skipping not-relevant passages is measured
@@ -155,32 +129,8 @@ def _reading_model(cfg, tokenizer, cohort, steps: int, out_dir: Path):
     return model.eval()
 
 
-def bench_extraction(model, tokenizer, rows, batch: int, reps: int = 2) -> dict:
-    """Note-level extraction of `rows` (every phenotype field and the diagnosis of some reports) the reference's
-    way and ours, interleaved `reps` times (fastest of each kept), free decoding both ways; the answers are
-    compared row by row."""
-    t_ours, t_ref = [], []
-    for _ in range(reps):
-        with efficiency.measure() as mo:
-            _, ours, details = inference.predict(model, tokenizer, rows, 50, batch, desc="bench: ours",
-                                                 return_details=True)
-        with efficiency.measure() as mr:
-            ref = reference_extract(model, tokenizer, rows, 50)
-        t_ours.append(mo.seconds), t_ref.append(mr.seconds)
-    same = [a == b for a, b in zip(ours, ref)]
-    n_reports = rows["patient_id"].nunique()
-    prompts = sum(len(inference.sentence_prompts(r)) if r["task"] == "phenotype_extraction" else 1
-                  for r in rows.to_dict("records"))
-    return {"ratio": round(min(t_ref) / min(t_ours), 2), "identical": all(same),
-            "match_rate": round(sum(same) / max(len(same), 1), 4), "reports": n_reports, "instances": len(rows),
-            "reference_prompts": prompts, "passage_prompts_read": details["passage_prompts"],
-            "prompts_generated": details["generated"], "ours_s": [round(t, 3) for t in t_ours],
-            "reference_s": [round(t, 3) for t in t_ref], "ours_reports_per_s": round(n_reports / min(t_ours), 3),
-            "reference_reports_per_s": round(n_reports / min(t_ref), 3), "batch_size": batch}
-
-
 def extraction_world(cfg, tokenizer, cohort, s: dict, root: Path, run: str | None = None):
-    """(model, tokenizer, rows) for ``bench_extraction``: the first `n_reports` test patients' note-level
+    """(model, tokenizer, rows) for ``efficiency.extraction.compare_with_reference``: the first `n_reports` test patients' note-level
     instances, with a finished run's cancer_cpt (`run` = its directory) or a freshly tuned demo-shape model."""
     from .instructions import build_instructions
 
@@ -289,7 +239,7 @@ def run_bench(quick: bool = True, tiny: bool = False, run: str | None = None) ->
         bare = bench_train_vs_bare(cfg, demo_tok, texts, root / "bare", s["bare_steps"], s["bare_block"],
                                    s["bare_batch"])
         model, ext_tok, rows = extraction_world(cfg, demo_tok, cohort, s, root, run)
-        ext = bench_extraction(model, ext_tok, rows, cfg.eval_batch_size)
+        ext = compare_with_reference(model, ext_tok, rows, cfg.eval_batch_size)
         book, book_error = None, None
         if not (quick or tiny):
             try:

@@ -446,6 +446,37 @@ def lora_full_bars(table: pd.DataFrame, hardware: str):
     return fig
 
 
+def extraction_panels(costs: pd.DataFrame, hardware: str):
+    """Note-level extraction cost (``efficiency.extraction.extraction_costs``): seconds against reports, with the
+    reference's loop as a point; seconds per report against batch size; one report at a time, seconds against
+    its passages; the reading pass against model size. Used in 50_efficiency."""
+    fig, axes = plt.subplots(2, 2, figsize=(FIG_WIDTH, 6.6), layout="constrained")
+    (rep_ax, bs_ax), (one_ax, size_ax) = axes
+    rep = costs[costs["experiment"] == "reports"]
+    rep_ax.plot(rep["reports"], rep["seconds"], marker="o", color="#4C72B0", label="ours (inference.predict)")
+    ref = costs[costs["experiment"] == "reference loop"]
+    if len(ref):
+        rep_ax.scatter(ref["reports"], ref["seconds"], color="#C44E52", zorder=3,
+                       label="reference loop (one prompt at a time)")
+    rep_ax.set(title="Reports extracted", xlabel="reports (every field + diagnosis)", ylabel="seconds")
+    bs = costs[costs["experiment"] == "batch size"]
+    bs_ax.plot(bs["setting"].astype(int), bs["seconds per report"], marker="s", color="#55A868")
+    bs_ax.set(title="Batch size", xlabel="prompts per forward pass", ylabel="seconds per report")
+    one = costs[costs["experiment"] == "one report at a time"]
+    one_ax.scatter(one["passages"], one["seconds"], color="#8172B3")
+    one_ax.set(title="One report at a time", xlabel="passages in the report", ylabel="seconds")
+    size = costs[costs["experiment"] == "model size (reading pass)"]
+    if len(size):
+        size_ax.plot(size["setting"].str.rstrip("M").astype(float), size["seconds"], marker="^", color="#DD8452")
+        size_ax.set(title="Model size (reading pass, 2 reports)", xlabel="parameters (millions)", ylabel="seconds")
+    for a_, d in ((bs_ax, bs), (one_ax, one), (size_ax, size), (rep_ax, rep)):
+        if d.empty:
+            _no_data(a_, "not measured in this run")
+    _legend_below(fig, *rep_ax.get_legend_handles_labels(), ncol=2)
+    fig.suptitle(f"Cost of extracting reports\n(measured here, {hardware})")
+    return fig
+
+
 def inference_panels(sweep: pd.DataFrame, hardware: str):
     """Generation: throughput and latency against batch size (the reference loop as a point at batch 1) across
     the top, with its legend under it; KV cache on/off and throughput against prompt length below.

@@ -113,3 +113,30 @@ def test_bench_tiny_json_keys(tmp_path, capsys):
         assert saved["training_mfu"]["1"]["threads"] == 1 and set(saved["train_mfu_fp32_by_threads"]) == {"1", str(saved["threads"])}
     t = saved["training_mfu"][str(saved["threads"])]
     assert t["flops_per_token"] == efficiency.flops_per_token(t["params_matmul"], 1, 32, t["block"], "train")
+
+
+def test_extraction_costs_cover_every_experiment_and_match_the_reference(tmp_path):
+    """The chapter-50 extraction table on a tiny synthetic run: each experiment is there, seconds per report is
+    seconds over reports, and the reference's one-prompt loop answers as ours on every instance."""
+    from cancerllm.config import make_config
+    from cancerllm.efficiency import extraction
+    from cancerllm.instructions import frame_texts
+
+    cfg = make_config({"n_patients": 30, "n_general_notes": 0, "hidden_size": 32, "intermediate_size": 64,
+                       "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+                       "initializer_range": 0.2, "max_new_tokens": 4, "runs_root": str(tmp_path)})
+    from cancerllm.data.loaders import load_cohort
+
+    tok = modeling.train_tokenizer(list(load_cohort(cfg).notes["text"]) + frame_texts(5), 400)
+    model = modeling.build_small_model(cfg, tok)
+    rows = extraction.report_instances(cfg, tok, 2)
+    assert rows["patient_id"].nunique() == 2 and set(rows["task"]) == {"phenotype_extraction", "diagnosis_generation"}
+    costs = extraction.extraction_costs(cfg, model, tok, rows, report_counts=(1, 2), batch_sizes=(4,),
+                                        reference_reports=1, hidden_sizes=(16,), reps=1)
+    assert set(costs["experiment"]) == {"reports", "batch size", "one report at a time", "reference loop",
+                                        "ours, free decoding", "model size (reading pass)"}
+    ref = costs[costs["experiment"] == "reference loop"].iloc[0]
+    n = (rows["patient_id"] == rows["patient_id"].iloc[0]).sum()
+    assert ref["answers as ours"] == f"{n}/{n}"
+    assert (costs["seconds per report"] - costs["seconds"] / costs["reports"]).abs().max() < 2e-3
+    assert "s per report" in extraction.extraction_summary(costs, "test CPU")

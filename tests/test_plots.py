@@ -82,7 +82,18 @@ def _inference():
     return pd.DataFrame(rows, columns=["experiment", "setting", "tokens/s", "latency per batch (s)"])
 
 
+def _extraction():
+    rows = [("reports", "1", 1, 17, 0.17), ("reports", "8", 8, 124, 1.1), ("batch size", "8", 8, 124, 1.6),
+            ("batch size", "64", 8, 124, 1.1), ("one report at a time", "report 1", 1, 17, 0.19),
+            ("one report at a time", "report 2", 1, 9, 0.14), ("reference loop", "batch 1, no reuse", 2, 32, 4.1),
+            ("ours, free decoding", "batch 64", 2, 32, 0.32), ("model size (reading pass)", "0.45M", 2, 32, 0.11),
+            ("model size (reading pass)", "4.17M", 2, 32, 0.53)]
+    df = pd.DataFrame(rows, columns=["experiment", "setting", "reports", "passages", "seconds"])
+    return df.assign(**{"seconds per report": df["seconds"] / df["reports"]})
+
+
 FIGURES = {
+    "extraction_panels": lambda: plots.extraction_panels(_extraction(), HARDWARE),
     "label_status_bars": lambda: plots.label_status_bars(_status(), SOURCE),
     "label_value_grid_odd": lambda: plots.label_value_grid(_counts(5), SOURCE),
     "label_value_grid_even": lambda: plots.label_value_grid(_counts(8), SOURCE),

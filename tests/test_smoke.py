@@ -23,7 +23,7 @@ FIGURES = {
     "30_evaluation": ["forest.png", "per_field.png", "per_cancer_type.png", "confusion.png"],
     "35_calibration": ["reliability.png", "coverage.png"],
     "40_robustness": ["robustness_curves.png", "evidence.png"],
-    "50_efficiency": ["stage_costs.png", "scaling.png", "lora_vs_full.png", "inference.png"],
+    "50_efficiency": ["stage_costs.png", "scaling.png", "lora_vs_full.png", "inference.png", "extraction.png"],
     "60_retrieval": ["retrieval_gain.png", "k_sweep.png"],
 }
 pytestmark = pytest.mark.slow

@@ -115,7 +115,7 @@ def _table(df, key=None) -> dict | None:
                         for c, v in r.items()} for i, r in rows.iterrows()}
 
 
-def chapter_metrics(hardware: dict, costs, scaling, lora, precision, sweep, retrieval=None) -> dict:
+def chapter_metrics(hardware: dict, costs, scaling, lora, precision, sweep, retrieval=None, extraction=None) -> dict:
     """The stage's metrics (write with provenance.write_metrics): every measured table, the hardware peak the
     MFU figures are relative to, and the paper's claims."""
     bf, fp = precision.loc["bf16", "step_tokens_per_second"], precision.loc["fp32", "step_tokens_per_second"]
@@ -125,4 +125,7 @@ def chapter_metrics(hardware: dict, costs, scaling, lora, precision, sweep, retr
             "precision": _table(precision),
             "bf16_vs_fp32_tokens_per_second_ratio": round(float(bf / fp), 4) if bf and fp else None,
             "inference": _table(sweep.assign(run=sweep["experiment"] + " " + sweep["setting"].astype(str)), "run"),
-            "retrieval": _table(retrieval), "reported_by_paper": {r["claim"]: r["value"] for r in REPORTED}}
+            "retrieval": _table(retrieval),
+            "extraction": None if extraction is None else _table(
+                extraction.assign(run=extraction["experiment"] + " " + extraction["setting"].astype(str)), "run"),
+            "reported_by_paper": {r["claim"]: r["value"] for r in REPORTED}}

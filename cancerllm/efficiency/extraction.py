@@ -1,0 +1,186 @@
+"""What it costs to extract a report: every phenotype field (sentence-level QA over its passages) plus the
+diagnosis, the job a hospital runs over its pathology reports.
+
+- ``reference_extract``: the reference's way (paper notes §3.3) — every prompt on its own, batch 1, greedy, up to
+  50 new tokens, nothing reused between prompts — with the note-level vote ``inference.predict`` applies;
+- ``extraction_costs``: ``inference.predict`` (each passage read once for all its questions, prompts batched by
+  length, only passages whose first token is not the not-relevant reply generated, stop at EOS) timed against
+  the number of reports, the batch size, the passages per report, the model size and the reference's loop;
+- ``extraction_summary``: the per-report cost in words, and what N reports cost on one process of this machine.
+
+Used by notebooks/50_efficiency.ipynb and cancerllm.bench (`extraction_vs_reference`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .memory import measure
+
+
+def report_instances(cfg, tokenizer, n_reports: int) -> pd.DataFrame:
+    """Every note-level instance (each labelled phenotype field and the diagnosis) of the first `n_reports` test
+    patients: the whole job for those reports, not the evaluation's field-balanced sample."""
+    from ..data.loaders import load_cohort
+    from ..instructions import build_instructions
+
+    test = build_instructions(load_cohort(cfg), "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens,
+                              cfg.prompt_style)
+    keep = sorted(test["patient_id"].unique())[:n_reports]
+    return test[test["patient_id"].isin(keep)].reset_index(drop=True)
+
+
+@torch.no_grad()
+def reference_extract(model, tokenizer, rows: pd.DataFrame, max_new_tokens: int = 50) -> list[list[str]]:
+    """The reference's way: each phenotype row's passage prompts (``inference.sentence_prompts``) and each
+    diagnosis prompt generated on their own — batch 1, no padding, greedy, up to `max_new_tokens` — and the
+    passage answers voted by ``inference.assemble`` with the weights ``inference.predict`` uses (1 − the first
+    step's probability of the not-relevant reply's first token, read from the same generate call), so both
+    ways apply the same note-level rule. Free decoding, no answer normaliser."""
+    from .. import inference
+    from ..modeling import on_best_device
+
+    model = on_best_device(model).eval()
+    device = next(model.parameters()).device
+    out = []
+    for row in rows.to_dict("records"):
+        ph = row["task"] == "phenotype_extraction"
+        prompts = inference.sentence_prompts(row) if ph else [row["prompt"]]
+        nr = inference.not_relevant_token(tokenizer, prompts[0]) if ph else None
+        answers, weights = [], []
+        for p in prompts:
+            enc = tokenizer(p, return_tensors="pt").to(device)
+            gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, output_scores=True,
+                                 return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=tokenizer.eos_token_id)
+            answers.append(inference.parse_answer(
+                tokenizer.decode(gen.sequences[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)))
+            weights.append(1.0 - float(gen.scores[0][0].float().softmax(-1)[nr]) if nr is not None else 1.0)
+        out.append(inference.assemble(answers, weights)[0] if ph else answers[0])
+    return out
+
+
+def compare_with_reference(model, tokenizer, rows: pd.DataFrame, batch: int, max_new_tokens: int = 50,
+                           reps: int = 2) -> dict:
+    """Ours (``inference.predict``, free decoding) against ``reference_extract`` on the same rows, interleaved
+    `reps` times with the fastest of each kept; the note-level answers are compared row by row."""
+    from .. import inference
+
+    t_ours, t_ref = [], []
+    for _ in range(reps):
+        with measure() as mo:
+            _, ours, details = inference.predict(model, tokenizer, rows, max_new_tokens, batch, desc="extraction: ours",
+                                                 return_details=True)
+        with measure() as mr:
+            ref = reference_extract(model, tokenizer, rows, max_new_tokens)
+        t_ours.append(mo.seconds), t_ref.append(mr.seconds)
+    same = [a == b for a, b in zip(ours, ref)]
+    n = rows["patient_id"].nunique()
+    prompts = sum(len(inference.sentence_prompts(r)) if r["task"] == "phenotype_extraction" else 1
+                  for r in rows.to_dict("records"))
+    return {"ratio": round(min(t_ref) / min(t_ours), 2), "identical": all(same),
+            "match_rate": round(sum(same) / max(len(same), 1), 4), "reports": n, "instances": len(rows),
+            "reference_prompts": prompts, "passage_prompts_read": details["passage_prompts"],
+            "prompts_generated": details["generated"], "ours_s": [round(t, 3) for t in t_ours],
+            "reference_s": [round(t, 3) for t in t_ref], "ours_reports_per_s": round(n / min(t_ours), 3),
+            "reference_reports_per_s": round(n / min(t_ref), 3), "batch_size": batch,
+            "peak_rss_gb": round(max(mo.peak_rss_gb, mr.peak_rss_gb), 3)}
+
+
+def _passages(rows: pd.DataFrame) -> int:
+    """Passages of the reports in `rows` (each report's passages once, not once per field)."""
+    from ..instructions import passage_texts, split_input
+
+    ph = rows[rows["task"] == "phenotype_extraction"].drop_duplicates("patient_id")
+    return sum(len(passage_texts(split_input(c, f)[0].removeprefix("In the text: ")))
+               for c, f in zip(ph["context"], ph["field"]))
+
+
+def extraction_costs(cfg, model, tokenizer, rows: pd.DataFrame, report_counts=(1, 2, 4, 8), batch_sizes=(8, 32, 64),
+                     reference_reports: int = 2, hidden_sizes=(), reps: int = 2, kw: dict | None = None) -> pd.DataFrame:
+    """Note-level extraction cost of `rows` (``report_instances``) with the run's reading settings `kw`
+    (``pipeline.reading``): against the number of reports (batch eval_batch_size), the batch size (all the
+    reports), one report at a time (seconds against its passages), the reference's loop on
+    `reference_reports` reports (free decoding on both sides, answers compared), and — the reading pass alone,
+    seeded random models of `hidden_sizes` widths — the model size. Fastest of `reps` per setting. Long table:
+    experiment, setting, reports, passages, seconds, seconds per report, peak RSS (GiB) (and for the reference row
+    the answers that match ours)."""
+    from .. import inference, modeling
+
+    kw = kw or {}
+    patients = list(dict.fromkeys(rows["patient_id"]))
+    subset = {k: rows[rows["patient_id"].isin(patients[:k])] for k in range(1, len(patients) + 1)}
+    out = []
+
+    def timed(kind, setting, df, fn):
+        best = None
+        for _ in range(reps):
+            with measure() as m:
+                fn(df)
+            best = m if best is None or m.seconds < best.seconds else best
+        n = df["patient_id"].nunique()
+        out.append({"experiment": kind, "setting": setting, "reports": n, "passages": _passages(df),
+                    "seconds": round(best.seconds, 3), "seconds per report": round(best.seconds / n, 3),
+                    "peak RSS (GiB)": round(best.peak_rss_gb, 3)})
+
+    def ours(batch):
+        return lambda df: inference.predict(model, tokenizer, df, cfg.max_new_tokens, batch, desc="extraction", **kw)
+
+    ours(cfg.eval_batch_size)(subset[1])  # warm-up: one-off allocations, not timed
+    jobs = ([("reports", k) for k in report_counts if k <= len(patients)] + [("batch size", b) for b in batch_sizes]
+            + [("one report at a time", i) for i in range(min(max(report_counts), len(patients)))])
+    for kind, setting in tqdm(jobs, desc="extraction cost"):
+        if kind == "reports":
+            timed(kind, setting, subset[setting], ours(cfg.eval_batch_size))
+        elif kind == "batch size":
+            timed(kind, setting, subset[min(max(report_counts), len(patients))], ours(setting))
+        else:
+            timed(kind, f"report {setting + 1}", rows[rows["patient_id"] == patients[setting]],
+                  ours(cfg.eval_batch_size))
+    if reference_reports:
+        ref = compare_with_reference(model, tokenizer, subset[min(reference_reports, len(patients))],
+                                     cfg.eval_batch_size, reps=1)
+        for kind, key in (("reference loop", "reference_s"), ("ours, free decoding", "ours_s")):
+            n = ref["reports"]
+            out.append({"experiment": kind, "setting": "batch 1, no reuse" if kind.startswith("ref") else
+                        f"batch {cfg.eval_batch_size}", "reports": n,
+                        "passages": _passages(subset[n]), "seconds": min(ref[key]),
+                        "seconds per report": round(min(ref[key]) / n, 3), "peak RSS (GiB)": ref["peak_rss_gb"],
+                        "answers as ours": f"{round(ref['match_rate'] * ref['instances'])}/{ref['instances']}"})
+    one = subset[min(2, len(patients))]
+    for width in hidden_sizes:  # the reading pass alone: what model size does to the part every passage pays
+        c = dataclasses.replace(cfg, hidden_size=width, intermediate_size=3 * width)
+        m = modeling.build_small_model(c, tokenizer).eval()
+        prompts = list(dict.fromkeys(p for r in one.to_dict("records") if r["task"] == "phenotype_extraction"
+                                     for p, _ in inference.sentence_prompt_passages(r)))
+        pairs = {p: t for r in one.to_dict("records") if r["task"] == "phenotype_extraction"
+                 for p, t in inference.sentence_prompt_passages(r)}
+        prefixes = [p[:p.rindex(pairs[p]) + len(pairs[p])] for p in prompts]
+        timed("model size (reading pass)", f"{modeling.count_parameters(m)['total'] / 1e6:.2f}M", one,
+              lambda df, m=m: inference.first_tokens_shared(m, tokenizer, prompts, prefixes, cfg.eval_batch_size))
+    return pd.DataFrame(out)
+
+
+def extraction_summary(costs: pd.DataFrame, hardware: str, n_reports: int = 10_000) -> str:
+    """The per-report cost in words (measured here), the speed-up over the reference's loop with its answer
+    agreement, and what `n_reports` reports would take on one process of this machine at that rate."""
+    if costs is None or costs.empty:
+        return "Extraction cost was not measured in this run."
+    rep = costs[costs["experiment"] == "reports"]
+    best = rep.loc[rep["reports"].idxmax()] if len(rep) else costs.iloc[0]
+    per = float(best["seconds per report"])
+    text = (f"Extracting every phenotype field and the diagnosis took **{per:.2f} s per report** with this run's "
+            f"model ({int(best['reports'])} reports together, {hardware}, measured here); at that rate "
+            f"{n_reports:,} reports take **{per * n_reports / 3600:.1f} h** on one such process.")
+    ref = costs[costs["experiment"] == "reference loop"]
+    ours = costs[costs["experiment"] == "ours, free decoding"]
+    if len(ref) and len(ours):
+        r, o = ref.iloc[0], ours.iloc[0]
+        text += (f" The reference's way (every prompt on its own, batch 1) took {r['seconds per report']:.2f} s per report, "
+                 f"**{r['seconds'] / max(o['seconds'], 1e-9):.1f}×** ours on the same {int(r['reports'])} reports "
+                 f"(free decoding both ways; answers identical on {r['answers as ours']} instances).")
+    return text
