@@ -140,9 +140,10 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
     unknown = [s for s in (only or []) + (force or []) if s not in stages]
     if unknown:
         raise ParamsError(f"--only/--force: unknown stage '{unknown[0]}'; stages are {stages}")
-    from .model_check import check_base
+    from .model_check import check_models
 
-    check_base(cfg)  # a random 7B "small" model, or a local model that would not load: before anything is written
+    # a random 7B "small" model, or a base or arm that would not load: before anything is written
+    check_models(cfg)
     cohort = load_cohort(cfg, splits=SPLITS)  # data errors surface here, before any kernel starts or directory exists
     run_dir = cfg.run_dir
     manifest = open_run_dir(run_dir)
