@@ -57,7 +57,8 @@ def stage_key(params: dict, inputs: dict, stage: str) -> str:
     def foreign(key):
         return key in NOT_RESULTS or any(key.startswith(pre) for st, pres in ANALYSIS_PARAMS.items() if st != stage
                                          for pre in pres)
-    kept = {k: v for k, v in params.items() if not foreign(k)}
+    # no external arms = the key a run had before `arms` existed: upgrading does not recompute finished runs
+    kept = {k: v for k, v in params.items() if not foreign(k) and not (k == "arms" and not v)}
     blob = json.dumps({"params": kept, "inputs": inputs}, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
