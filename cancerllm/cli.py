@@ -90,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         cfg = load_params(args.params, args.overrides)
         if args.command == "validate" or (args.command == "run" and cfg.dry_run):
-            from .model_check import check_base
+            from .model_check import check_models
 
             # the paths that do not go through runner.run, which makes this check itself before anything is written
             # (a dry run too: a hub id is no local directory)
-            check_base(cfg)
+            check_models(cfg)
         if args.command == "validate":
             from .data import load_cohort
             from .data.schema import SPLITS

@@ -94,6 +94,7 @@ class Config:
     sft_diagnosis_repeat: int = 1  # each diagnosis example appears this many times in the SFT set
     sft_diagnosis_views: bool = False  # also tune on each input section alone and shuffled, same label (ours)
     ablation_models: list = field(default_factory=lambda: ["no_cpt", "general_cpt", "cancer_cpt"])
+    arms: dict = field(default_factory=dict)  # name -> absolute path of a local causal LM, LoRA-tuned like the ablation
     # --- precision and hardware ----------------------------------------------------------------
     bf16: bool = False  # fp32 is deterministic on CPU; paper: True
     gradient_checkpointing: bool = False  # paper: True
@@ -194,6 +195,34 @@ _CHOICES = {
     "prompt_style": ["alpaca", "short"],
 }
 _ABLATION = ["no_cpt", "general_cpt", "cancer_cpt"]
+#: system names an external arm may not take: the ablation, the untuned base and the two baselines of chapter 30
+RESERVED_NAMES = {*_ABLATION, "zero_shot", "rule", "tfidf_logreg", "base"}
+#: an arm's name is a table row, a directory and a file name: a lowercase identifier
+ARM_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def arm_names(cfg) -> list[str]:
+    """Every trained arm in the order the book lists them: the ablation (``ablation_models``, all grown from one
+    base) then the external arms (``arms``: local models tuned with the same recipe). Used by every chapter that
+    loops over trained models (pipeline, evaluation, memorisation, robustness, calibration, retrieval)."""
+    return [*cfg.ablation_models, *cfg.arms]
+
+
+def _check_arms(cfg: Config, source: str) -> None:
+    """`arms` names local model directories by plain names that clash with no other system; the directories
+    themselves are checked (``model_check.check_arms``) before any stage, like base_model."""
+    for name, path in cfg.arms.items():
+        if not isinstance(name, str) or not ARM_NAME.fullmatch(name):
+            raise ParamsError(f"{source}: key 'arms': name {name!r} must be a lowercase identifier (a-z, 0-9, _; "
+                              f"starting with a letter, at most 40 characters)")
+        if name in RESERVED_NAMES:
+            raise ParamsError(f"{source}: key 'arms': name {name!r} is taken by a built-in system "
+                              f"({', '.join(sorted(RESERVED_NAMES))})")
+        if not isinstance(path, str) or not path or any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+            raise ParamsError(f"{source}: key 'arms': {name} must be a path to a local model directory, got {path!r}")
+        if not Path(path).is_absolute():  # kernels run in notebooks/: a relative path would resolve elsewhere
+            raise ParamsError(f"{source}: key 'arms': {name} must be an absolute path to a local model directory "
+                              f"(nothing is downloaded), got {path!r}")
 
 
 def _check_type(key: str, value, source: str):
@@ -211,6 +240,7 @@ def _check_type(key: str, value, source: str):
         float: isinstance(value, float),
         str: isinstance(value, str),
         list: isinstance(value, list),
+        dict: isinstance(value, dict),
     }[want]
     if not ok:
         raise ParamsError(
@@ -321,6 +351,7 @@ def make_config(params: dict, source: str = "<params>") -> Config:
         if not vals or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in vals):
             raise ParamsError(f"{source}: key '{key}' must be a non-empty list of positive integers, got {vals!r}")
     _check_target_modules(cfg, source)
+    _check_arms(cfg, source)
     bad = [h for h in cfg.efficiency_hidden_sizes if h % cfg.num_attention_heads]
     if bad:
         raise ParamsError(f"{source}: key 'efficiency_hidden_sizes' must be multiples of num_attention_heads "

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import baselines, inference, pipeline, stats
+from .config import arm_names
 from .data.schema import NOT_MENTIONED
 from .instructions import TASKS
 from .metrics import CLINICAL_METRICS, REFERENCE_METRICS, reference_prf
@@ -38,7 +39,9 @@ REPORTED = pd.DataFrame([
 
 
 def model_systems(cfg) -> list[str]:
-    return [*cfg.ablation_models, "zero_shot"]
+    """The LM systems of chapter 30: every tuned arm (``config.arm_names``: the ablation, then `arms`) and the
+    untuned base (zero_shot)."""
+    return [*arm_names(cfg), "zero_shot"]
 
 
 def predict_models(cfg, test: pd.DataFrame, details: dict | None = None) -> dict[str, list[list[str]]]:
@@ -60,14 +63,14 @@ def predict_models(cfg, test: pd.DataFrame, details: dict | None = None) -> dict
 
 
 def predict_ablation(cfg, examples: pd.DataFrame, confidence: dict | None = None, **decoding) -> dict:
-    """Parsed answers of each trained ablation model (``cfg.ablation_models``) on `examples`, each model loaded
+    """Parsed answers of each trained arm (``config.arm_names``: the ablation, then `arms`) on `examples`, each loaded
     once (a LoRA merged into its base: ~3x faster on CPU), decoded as the run says (``pipeline.reading``) unless
     `decoding` overrides it (``copy=False``: free greedy decoding). A `confidence` dict is filled with each
     model's per-answer confidences ({"sequence": [...], "normalised": [...]}, ``inference.predict``). Used by
     chapters 30, 35, 40 and 60 and ``external_validation``."""
     reading = {**pipeline.reading(cfg), **decoding}
     preds = {}
-    for name in cfg.ablation_models:
+    for name in arm_names(cfg):
         model, tokenizer = pipeline.load_tuned(cfg, name)
         _, preds[name], det = inference.predict(model, tokenizer, examples, cfg.max_new_tokens, cfg.eval_batch_size,
                                                 desc=name, return_details=True, **reading)

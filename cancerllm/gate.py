@@ -415,7 +415,8 @@ def check_memorisation(run_dir: Path, manifest: dict) -> None:
         raise LeakError(f"publishing gate: {path}: no memorisation check recorded (runs made before the check "
                         f"have none); {rerun} before publishing real data")
     params = manifest.get("params") if isinstance(manifest.get("params"), dict) else {}
-    for name in params.get("ablation_models") or sorted(record["models"]):
+    arms = params.get("arms") if isinstance(params.get("arms"), dict) else {}
+    for name in [*(params.get("ablation_models") or []), *arms] or sorted(record["models"]):
         rec = record["models"].get(name)
         excess = rec.get("excess") if isinstance(rec, dict) else None
         if not isinstance(excess, (int, float)) or excess != excess:  # missing or NaN

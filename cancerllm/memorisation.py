@@ -178,10 +178,11 @@ def run_check(cfg, cohort) -> dict:
     """Stage 20's memorisation record for every final SFT model (``check_models`` on the cancer CPT corpus's
     training and held-out notes; canaries for synthetic cohorts). Used in notebooks/20_instruction_tuning.ipynb."""
     from . import pipeline, training
+    from .config import arm_names
 
     corpora = training.cpt_corpora(cohort, cfg.seed)["cancer"]
     planted = None if cohort.is_real else canaries(cfg.seed)
-    return check_models(cfg, cfg.ablation_models, corpora["train"], corpora["heldout"],
+    return check_models(cfg, arm_names(cfg), corpora["train"], corpora["heldout"],
                         lambda name: pipeline.load_tuned(cfg, name), planted)
 
 

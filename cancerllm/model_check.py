@@ -91,3 +91,23 @@ def check_base(cfg) -> None:
             f"base_model 'small' with hidden_size {cfg.hidden_size} and {cfg.num_hidden_layers} layers would train a "
             f"randomly initialised {n / 1e9:.1f}B-parameter model: set base_model to a local model directory (e.g. "
             f"your copy of Mistral-7B-Instruct-v0.1), or add --set dry_run=true to check the setup without weights")
+
+
+def check_arms(cfg) -> None:
+    """``check_model_dir`` on every external arm (params key `arms`), before any stage: one ModelError naming the
+    arm and what is wrong with its directory (missing, no config, pickle-only weights, custom code, no tokenizer)."""
+    for name, path in cfg.arms.items():
+        if not Path(path).exists():
+            raise ModelError(f"arms: {name}: {path}: no such directory (an arm is a local model directory; "
+                             f"nothing is downloaded)")
+        try:
+            check_model_dir(Path(path))
+        except ModelError as exc:
+            raise ModelError(f"arms: {name}: " + str(exc).split("; base_model must be")[0]) from None
+
+
+def check_models(cfg) -> None:
+    """Every model a run would load, checked from its files before anything is written: the base (``check_base``)
+    and the external arms (``check_arms``). Called by cancerllm/runner.py and the CLI's validate and dry run."""
+    check_base(cfg)
+    check_arms(cfg)

@@ -74,6 +74,14 @@ def load_model(path: Path, dtype=torch.float32, quantize_4bit: bool = False):
     return model, tokenizer
 
 
+def context_size(path: Path) -> int | None:
+    """A local model's context length from its config.json (max_position_embeddings), None if it states none."""
+    import json
+
+    n = json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("max_position_embeddings")
+    return n if isinstance(n, int) and n > 0 else None
+
+
 def model_shape_config(cfg):
     """The architecture a run trains, without weights: a small config, or the local model's own config."""
     if cfg.uses_small_model:

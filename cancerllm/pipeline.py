@@ -10,6 +10,8 @@ Used in notebooks/10_continued_pretraining.ipynb, 20_instruction_tuning.ipynb an
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pandas as pd
 import torch
 
 from . import modeling, training
+from .config import arm_names
 from .instructions import build_instructions, cap_examples, frame_texts, section_views, sentence_examples
 from .modeling import ModelError
 from .provenance import file_sha256
@@ -80,6 +83,8 @@ def load_init(cfg, name: str):
     or merged into the base (`new`)."""
     from peft import PeftModel
 
+    if name in cfg.arms:
+        return load_arm(cfg, name)
     model, tokenizer = load_base(cfg)
     if name == "no_cpt":
         return model, tokenizer
@@ -91,8 +96,44 @@ def load_init(cfg, name: str):
     return modeling.load_model(path)
 
 
+def load_arm(cfg, name: str):
+    """An external arm (params key `arms`): the local model directory and its own tokenizer, loaded like a local
+    base_model (bf16 when `bf16` is set, 4-bit with `load_in_4bit`)."""
+    return modeling.load_model(Path(cfg.arms[name]), dtype=torch.bfloat16 if cfg.bf16 else torch.float32,
+                               quantize_4bit=cfg.load_in_4bit)
+
+
+def arm_config(cfg, name: str, tokenizer=None, sets: dict | None = None):
+    """The config an arm is tuned with. The ablation uses the run's own; an external arm always gets a fresh LoRA
+    (`sft_adapter: new`, the recipe the paper applied to every model it compared) — training every weight of a 7B
+    model is not what the paper did, and the demo's `full` is only for its ~2M-parameter models — and an SFT
+    max_length that fits its longest tuning example under its own tokenizer (the examples were cut to
+    sft_max_length tokens of the run's tokenizer; another tokenizer may need more), at most its context size."""
+    if name not in cfg.arms:
+        return cfg
+    longest = cfg.sft_max_length
+    if tokenizer is not None and sets:
+        texts = [p + c for df in (sets["sft_train"], sets["sft_dev"]) for p, c in zip(df["prompt"], df["completion"])]
+        longest = max([longest, *(len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=True)["input_ids"])])
+    limit = modeling.context_size(Path(cfg.arms[name]))
+    return dataclasses.replace(cfg, sft_adapter="new", sft_max_length=min(longest, limit) if limit else longest)
+
+
+def _weights_fingerprint(path: Path) -> str:
+    """Hash of an external arm's weight files: each shard's name, size and safetensors header (tensor names,
+    shapes, dtypes and offsets) — not the full 14 GB of a 7B model, which every chapter would re-read."""
+    h = hashlib.sha256()
+    for file in sorted(path.glob("*.safetensors")):
+        with open(file, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            h.update(f"{file.name}:{file.stat().st_size}:".encode() + fh.read(min(n, 100_000_000)))
+    return h.hexdigest()
+
+
 def init_fingerprint(cfg, name: str) -> dict:
     """What an SFT adapter was trained on top of: the init's path and a hash of its weights."""
+    if name in cfg.arms:
+        return {"init": name, "path": cfg.arms[name], "sha256": _weights_fingerprint(Path(cfg.arms[name]))}
     path = base_dir(cfg) if name == "no_cpt" else cpt_dir(cfg, name) / "final"
     weights = sorted(path.glob("*.safetensors"))
     return {"init": name, "path": str(path), "sha256": file_sha256(weights[0]) if weights else None}
@@ -144,12 +185,17 @@ def sft_examples(cfg, cohort, notes: pd.DataFrame, split: str) -> pd.DataFrame:
 
 
 def instruction_tuning(cfg, sets: dict) -> dict:
-    """SFT every ablation model on the same examples with the same seed; save adapter + base.json."""
+    """SFT every arm (the ablation, then the external arms of `arms`) on the same examples with the same seed;
+    save adapter + base.json. External arms are tuned as ``arm_config`` says (fresh LoRA, their own tokenizer)."""
     results = {}
-    for name in cfg.ablation_models:
+    for name in arm_names(cfg):
         model, tokenizer = load_init(cfg, name)
         out = sft_dir(cfg, name)
-        trained, metrics = training.run_sft(cfg, model, tokenizer, sets["sft_train"], sets["sft_dev"], out)
+        trained, metrics = training.run_sft(arm_config(cfg, name, tokenizer, sets), model, tokenizer,
+                                            sets["sft_train"], sets["sft_dev"], out)
+        if name in cfg.arms:
+            metrics["arm"] = {"path": cfg.arms[name], "sft_adapter": "new", "sft_max_length":
+                              arm_config(cfg, name, tokenizer, sets).sft_max_length}
         (out / "final" / "base.json").write_text(json.dumps(init_fingerprint(cfg, name), indent=2), encoding="utf-8")
         results[name] = metrics
     return results
@@ -171,7 +217,8 @@ def load_tuned(cfg, name: str, merge: bool = True):
     if not (adapter / "adapter_config.json").is_file():  # sft_adapter: full saved every weight
         model, tokenizer = modeling.load_model(adapter, dtype=_dtype(cfg))
         return model.eval(), tokenizer
-    continued = cfg.sft_adapter == "continue" and (cpt_dir(cfg, name) / "final" / "adapter_config.json").is_file()
+    continued = (name not in cfg.arms and cfg.sft_adapter == "continue"
+                 and (cpt_dir(cfg, name) / "final" / "adapter_config.json").is_file())
     # "continue" trained the CPT adapter itself, so it sits directly on the base
     check_adapter_dir(adapter)  # safetensors only, before its base is loaded
     model, tokenizer = load_base(cfg) if continued else load_init(cfg, name)

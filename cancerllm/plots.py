@@ -5,6 +5,9 @@ Used in notebooks/00_data_profiling.ipynb (and later chapters).
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -133,6 +136,18 @@ def save(fig, path):
 
 MODEL_COLORS = {"base": "#999999", "no_cpt": "#4C72B0", "general_cpt": "#DD8452", "cancer_cpt": "#C44E52",
                 "zero_shot": "#999999", "rule": "#8172B3", "tfidf_logreg": "#55A868"}
+#: external arms (params key `arms`) take these in name order, after the built-in systems' colours
+ARM_COLORS = ["#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD", "#17BECF", "#BCBD22", "#2CA02C"]
+
+
+def model_color(name: str, default: str = "#333333") -> str:
+    """A system's colour: the built-in systems' fixed ones; an external arm's from ARM_COLORS by a stable hash of
+    its name (the same arm has the same colour in every figure)."""
+    if name in MODEL_COLORS:
+        return MODEL_COLORS[name]
+    if re.fullmatch(r"[a-z][a-z0-9_]*", name or ""):
+        return ARM_COLORS[int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(ARM_COLORS)]
+    return default
 
 
 def loss_curves(results: dict, title: str, source: str):
@@ -175,7 +190,7 @@ def forest(scores: pd.DataFrame, metric: str, source: str):
         y = range(len(t))
         ax.errorbar(t["f1"], y, xerr=[t["f1"] - t["f1_ci_low"], t["f1_ci_high"] - t["f1"]], fmt="none",
                     ecolor="#555555", capsize=3)
-        ax.scatter(t["f1"], y, c=[MODEL_COLORS.get(s, "#333333") for s in t["system"]], zorder=3, s=40)
+        ax.scatter(t["f1"], y, c=[model_color(s) for s in t["system"]], zorder=3, s=40)
         ax.set_yticks(list(y), t["system"])
         ax.set(title=task.replace("_", " "), xlabel=f"F1 (×100, {metric}) with 95% CI", xlim=(-2, 102))
     fig.suptitle(f"Test-set F1 per system ({source})")
@@ -417,7 +432,7 @@ def stage_cost_bars(costs: pd.DataFrame, hardware: str):
     """Seconds per 100 steps and tokens/s of every training run of stages 10 and 20. Used in 50_efficiency."""
     labels = costs["stage"] + " " + costs["model"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(costs) + 2))
-    colors = [MODEL_COLORS.get(m, "#777777") for m in costs["model"]]
+    colors = [model_color(m, "#777777") for m in costs["model"]]
     for ax, col, xlabel in zip(axes, ["s per 100 steps", "tokens/s"], ["seconds per 100 optimizer steps",
                                                                       "training tokens per second"]):
         ax.barh(labels[::-1], pd.to_numeric(costs[col], errors="coerce").fillna(0)[::-1], color=colors[::-1])
@@ -528,7 +543,7 @@ def reliability_diagrams(bins: pd.DataFrame, source: str):
     for ax, task in zip(axes[0], tasks):
         ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls=":", label="perfect calibration")
         for system, g in bins[bins["task"] == task].groupby("system", sort=False):
-            color = MODEL_COLORS.get(system.split(" ")[0], "#333333")
+            color = model_color(system.split(" ")[0])
             ax.plot(g["confidence"], g["accuracy"], color=color, lw=1.2, label=system)
             ax.scatter(g["confidence"], g["accuracy"], s=8 + 120 * g["n"] / max(g["n"].max(), 1), color=color,
                        alpha=0.7, lw=0)
@@ -548,7 +563,7 @@ def coverage_risk_curves(curves: pd.DataFrame, source: str, target: float | None
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.6 * len(tasks), 4.2), squeeze=False, sharey=True)
     for ax, task in zip(axes[0], tasks):
         for system, g in curves[curves["task"] == task].groupby("system", sort=False):
-            ax.step(100 * g["coverage"], 100 * g["accuracy"], where="post", color=MODEL_COLORS.get(system.split(" ")[0], "#333333"),
+            ax.step(100 * g["coverage"], 100 * g["accuracy"], where="post", color=model_color(system.split(" ")[0]),
                     label=system)
         if target is not None:
             ax.axhline(100 * target, color="#999999", ls=":", lw=1, label=f"target {100 * target:.0f}%")

@@ -57,7 +57,8 @@ def stage_key(params: dict, inputs: dict, stage: str) -> str:
     def foreign(key):
         return key in NOT_RESULTS or any(key.startswith(pre) for st, pres in ANALYSIS_PARAMS.items() if st != stage
                                          for pre in pres)
-    kept = {k: v for k, v in params.items() if not foreign(k)}
+    # no external arms = the key a run had before `arms` existed: upgrading does not recompute finished runs
+    kept = {k: v for k, v in params.items() if not foreign(k) and not (k == "arms" and not v)}
     blob = json.dumps({"params": kept, "inputs": inputs}, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -140,9 +141,10 @@ def run(cfg: Config, only: list[str] | None = None, force: list[str] | None = No
     unknown = [s for s in (only or []) + (force or []) if s not in stages]
     if unknown:
         raise ParamsError(f"--only/--force: unknown stage '{unknown[0]}'; stages are {stages}")
-    from .model_check import check_base
+    from .model_check import check_models
 
-    check_base(cfg)  # a random 7B "small" model, or a local model that would not load: before anything is written
+    # a random 7B "small" model, or a base or arm that would not load: before anything is written
+    check_models(cfg)
     cohort = load_cohort(cfg, splits=SPLITS)  # data errors surface here, before any kernel starts or directory exists
     run_dir = cfg.run_dir
     manifest = open_run_dir(run_dir)

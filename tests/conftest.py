@@ -107,3 +107,36 @@ def write_notes(tmp_path):
         return path
 
     return _write
+
+
+def write_tiny_arm(path: Path, kind: str, vocab_size: int, seed: int = 0) -> Path:
+    """A tiny local causal LM directory as an external arm (params key `arms`) needs it: config.json, safetensors
+    weights and its own BPE tokenizer (trained on synthetic notes and the prompt frame, with pad/eos tokens).
+    `kind` is "llama" (LlamaForCausalLM) or "mistral" (MistralForCausalLM): two architectures, two tokenizers."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
+
+    from cancerllm import modeling
+    from cancerllm.data.synthetic import generate_cohort
+    from cancerllm.instructions import frame_texts
+
+    texts = list(generate_cohort(12, seed=seed + 7).notes["text"]) + frame_texts()
+    tokenizer = modeling.train_tokenizer(texts, vocab_size)
+    shape = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, initializer_range=0.2,
+                 tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                 pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    model = (LlamaForCausalLM(LlamaConfig(**shape)) if kind == "llama"
+             else MistralForCausalLM(MistralConfig(sliding_window=None, **shape)))
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_arms(tmp_path_factory):
+    """Two local model directories of different architectures and tokenizers: {"llamita": ..., "mistralito": ...}."""
+    root = tmp_path_factory.mktemp("arms")
+    return {"llamita": str(write_tiny_arm(root / "llamita", "llama", 600, seed=1)),
+            "mistralito": str(write_tiny_arm(root / "mistralito", "mistral", 900, seed=2))}

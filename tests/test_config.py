@@ -274,7 +274,7 @@ def test_params_hash_stable_and_sensitive():
 
 
 def test_every_field_has_a_supported_type():
-    assert {f.type for f in FIELDS.values()} <= {"str", "int", "float", "bool", "list"}
+    assert {f.type for f in FIELDS.values()} <= {"str", "int", "float", "bool", "list", "dict"}
 
 
 def test_small_model_linear_names_are_the_models():

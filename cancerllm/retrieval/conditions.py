@@ -72,7 +72,7 @@ def load_tokenizer(cfg):
 
 
 def predict_conditions(cfg, stacked: pd.DataFrame) -> dict[str, list[list[str]]]:
-    """Parsed answers of every trained model (cfg.ablation_models) on all stacked conditions, each model loaded
+    """Parsed answers of every trained arm (config.arm_names) on all stacked conditions, each model loaded
     once (pipeline.load_tuned merges each LoRA adapter into its base: about 3x faster on CPU). The
     untuned base (zero_shot, F1 0 in 30_evaluation) is left out to save a quarter of the chapter's CPU time."""
     from ..evaluation import predict_ablation
