@@ -1,4 +1,4 @@
-"""Command line: `python -m cancerllm {validate,run,book,gate,score,evaluate,bench,sample-data,book-check}` (also the
+"""Command line: `python -m cancerllm {validate,run,book,gate,score,evaluate,extract,bench,sample-data,book-check}` (also the
 `cancerllm` script).
 
 Bad params or bad data → one line on stderr naming the key/file/row, exit code 2, nothing written.
@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--run", required=True, help="a run directory (runs/<run_name>)")
     e.add_argument("--data", required=True, help="CSV/JSONL/Parquet in the custom-notes schema, with labels")
     e.add_argument("--out", default=None, help="output folder (default RUN/external/<file stem>)")
+    x = sub.add_parser("extract", help="a finished run's model extracting every field and the diagnosis from "
+                       "unlabelled notes; one JSON line per patient (split over processes under accelerate launch)")
+    x.add_argument("--run", required=True, help="a run directory (runs/<run_name>)")
+    x.add_argument("--data", required=True, help="CSV/JSONL/Parquet in the custom-notes schema (labels ignored)")
+    x.add_argument("--out", required=True, help="JSON-lines file to write")
+    x.add_argument("--model", default=None, help="which tuned model (default: the run's last ablation arm)")
     return p
 
 
@@ -82,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             path = write_sample_notes(args.out, args.patients, args.seed)
             print(f"wrote {path.resolve()} ({args.patients} synthetic patients, custom-notes schema); try: python -m "
                   f"cancerllm validate params/demo.yaml --set data_source=custom --set custom_data_path={path.resolve()}")
+            return 0
+        if args.command == "extract":
+            from .extract import extract
+
+            print(f"written: {extract(args.run, args.data, args.out, args.model)}")
             return 0
         if args.command == "evaluate":
             from .evaluation import external_validation

@@ -95,6 +95,7 @@ class Config:
     sft_diagnosis_views: bool = False  # also tune on each input section alone and shuffled, same label (ours)
     ablation_models: list = field(default_factory=lambda: ["no_cpt", "general_cpt", "cancer_cpt"])
     arms: dict = field(default_factory=dict)  # name -> absolute path of a local causal LM, LoRA-tuned like the ablation
+    arms_zero_shot: bool = False  # also score each arm untuned in chapter 30 ("<arm>_zero_shot"; its own chat template where it has one)
     # --- precision and hardware ----------------------------------------------------------------
     bf16: bool = False  # fp32 is deterministic on CPU; paper: True
     gradient_checkpointing: bool = False  # paper: True

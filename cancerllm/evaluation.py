@@ -38,10 +38,25 @@ REPORTED = pd.DataFrame([
 ]).set_index("claim")
 
 
+ZERO_SHOT = "_zero_shot"  # suffix of an untuned external arm's system name (`arms_zero_shot`)
+
+
 def model_systems(cfg) -> list[str]:
-    """The LM systems of chapter 30: every tuned arm (``config.arm_names``: the ablation, then `arms`) and the
-    untuned base (zero_shot)."""
-    return [*arm_names(cfg), "zero_shot"]
+    """The LM systems of chapter 30: every tuned arm (``config.arm_names``: the ablation, then `arms`), the
+    untuned base (zero_shot) and, with `arms_zero_shot`, every external arm untuned ("<arm>_zero_shot")."""
+    return [*arm_names(cfg), "zero_shot", *(f"{a}{ZERO_SHOT}" for a in cfg.arms if cfg.arms_zero_shot)]
+
+
+def _load_system(cfg, name: str):
+    """(model, tokenizer, prompt wrapper) of an LM system of ``model_systems``: an untuned external arm is
+    asked through its own chat template where its tokenizer has one (``inference.chat_wrapper``)."""
+    if name == "zero_shot":
+        return (*pipeline.load_base(cfg), None)
+    arm = name.removesuffix(ZERO_SHOT)
+    if name.endswith(ZERO_SHOT) and arm in cfg.arms:
+        model, tokenizer = pipeline.load_arm(cfg, arm)
+        return model, tokenizer, inference.chat_wrapper(tokenizer)
+    return (*pipeline.load_tuned(cfg, name), None)
 
 
 def predict_models(cfg, test: pd.DataFrame, details: dict | None = None) -> dict[str, list[list[str]]]:
@@ -52,10 +67,10 @@ def predict_models(cfg, test: pd.DataFrame, details: dict | None = None) -> dict
     preds = {}
     reading = pipeline.reading(cfg)
     for name in model_systems(cfg):
-        model, tokenizer = pipeline.load_base(cfg) if name == "zero_shot" else pipeline.load_tuned(cfg, name)
+        model, tokenizer, wrap = _load_system(cfg, name)
         t0 = time.perf_counter()
         _, preds[name], det = inference.predict(model, tokenizer, test, cfg.max_new_tokens, cfg.eval_batch_size,
-                                                desc=name, return_details=True, **reading)
+                                                desc=name, return_details=True, wrap=wrap, **reading)
         if details is not None:
             details[name] = {**det, "seconds": time.perf_counter() - t0}
         del model

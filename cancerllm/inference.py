@@ -321,6 +321,22 @@ def not_relevant_token(tokenizer, prompt: str) -> int | None:
     return full[len(p)] if full[:len(p)] == p and len(full) > len(p) else None
 
 
+def chat_wrapper(tokenizer):
+    """A function putting a prompt into `tokenizer`'s chat template as one user turn followed by the assistant's
+    turn (``apply_chat_template(..., add_generation_prompt=True)``), for scoring an untuned chat model as it
+    was built to be asked; None when the tokenizer has no chat template. The template's leading BOS text is
+    dropped because tokenising the prompt adds BOS again."""
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    bos = tokenizer.bos_token or ""
+
+    def wrap(prompt: str) -> str:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt.rstrip()}], tokenize=False,
+                                             add_generation_prompt=True)
+        return text[len(bos):] if bos and text.startswith(bos) else text
+    return wrap
+
+
 def sentence_prompts(row) -> list[str]:
     """The passage-level prompts of one note-level phenotype instance: each passage of the note (``passages``)
     asked the instance's question, in the instance's prompt style; worked examples put before "In the text:"
@@ -382,7 +398,8 @@ def note_confidence(p_not_relevant: list[float], stated: list[tuple[str, float]]
 
 
 def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, desc: str = "generating",
-            return_details: bool = False, normaliser=None, copy: bool = False, shared_prefix: bool = True):
+            return_details: bool = False, normaliser=None, copy: bool = False, shared_prefix: bool = True,
+            wrap=None):
     """Predictions for note-level instances: (raw outputs, parsed answer lists).
 
     Diagnosis rows: greedy generation from the row's prompt. Phenotype rows: the paper's sentence-level QA —
@@ -400,10 +417,13 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     ``confidence``: per row, in order, the answer's probability — ``sequence`` (product of its tokens'
     probabilities) and ``normalised`` (their geometric mean, per token); phenotype rows combine their
     passages' by ``note_confidence``. `shared_prefix` reads each passage once for all its questions
-    (``first_tokens_shared``; False = every prompt whole, ``first_tokens``: the same tokens up to float rounding)."""
+    (``first_tokens_shared``; False = every prompt whole, ``first_tokens``: the same tokens up to float rounding).
+    `wrap` rewrites every prompt before it is read (``chat_wrapper``: an untuned chat model's own template)."""
     rows = examples.to_dict("records")
     is_ph = [r["task"] == "phenotype_extraction" for r in rows]
     pairs = [sentence_prompt_passages(r) if ph else [(r["prompt"], None)] for r, ph in zip(rows, is_ph)]
+    if wrap is not None:
+        pairs = [[(wrap(p), t) for p, t in pp] for pp in pairs]
     per_row = [[p for p, _ in pp] for pp in pairs]
     source = {p: t for pp in pairs for p, t in pp} if copy else {}
     uniq = list(dict.fromkeys(p for ph, ps in zip(is_ph, per_row) if ph for p in ps))

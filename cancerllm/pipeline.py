@@ -158,17 +158,23 @@ def _ppl(cfg, model, tokenizer, corpora) -> dict:
     return {c: training.perplexity(model, tokenizer, corpora[c]["heldout"], cfg.cpt_block_size) for c in corpora}
 
 
+#: dev examples the SFT dev loss is computed on (the demo's dev split has ~1,000)
+SFT_DEV_MAX = 256
+
+
 def instruction_sets(cfg, cohort, tokenizer) -> dict[str, pd.DataFrame]:
     """The note-level instances every system is scored on — train (all; what the baselines fit and retrieval
     indexes), dev (all) and test (capped at max_eval_instances) — and the examples the language models are
     tuned on: sft_train (sentence-level phenotype QA plus diagnosis, capped at max_sft_examples) and sft_dev
-    (at most 96 of the same kind from the dev split: dev loss is computed often, so it stays cheap)."""
+    (at most SFT_DEV_MAX of the same kind from the dev split — 96 when max_sft_examples caps the tuning set —
+    sampled by ``cap_examples``: dev loss is computed every eval_steps to pick the best checkpoint, and the
+    whole dev split, ~1,000 examples in the demo, cost ~40 s per model)."""
     sets = {s: build_instructions(cohort, s, tokenizer, cfg.sft_max_length, cfg.max_new_tokens, cfg.prompt_style)
             for s in ("train", "dev", "test")}
     n = cfg.max_sft_examples
     sft = {s: sft_examples(cfg, cohort, sets[s], s) for s in ("train", "dev")}
     sets["sft_train"] = cap_examples(sft["train"], n, cfg.seed)
-    sets["sft_dev"] = cap_examples(sft["dev"], -1 if n == -1 else min(96, max(8, n // 4)), cfg.seed)
+    sets["sft_dev"] = cap_examples(sft["dev"], SFT_DEV_MAX if n == -1 else min(96, max(8, n // 4)), cfg.seed)
     sets["test"] = cap_examples(sets["test"], cfg.max_eval_instances, cfg.seed)
     return sets
 

@@ -49,6 +49,9 @@ def available_stages() -> list[str]:
 #: change what stages 00-30 compute, so it is part of every stage's key (and those stages cascade).
 ANALYSIS_PARAMS = {"35_calibration": ("calibration_",), "40_robustness": ("robustness_",), "50_efficiency": ("efficiency_",), "60_retrieval": ("retriev",)}
 NOT_RESULTS = ("run_name", "runs_root")  # where a run lives does not change what it computes
+#: params added after runs were recorded, left out of the key while unset (empty / false): a run recorded before
+#: they existed keeps its stage keys
+UNSET_SINCE = ("arms", "arms_zero_shot")
 
 
 def stage_key(params: dict, inputs: dict, stage: str) -> str:
@@ -58,7 +61,7 @@ def stage_key(params: dict, inputs: dict, stage: str) -> str:
         return key in NOT_RESULTS or any(key.startswith(pre) for st, pres in ANALYSIS_PARAMS.items() if st != stage
                                          for pre in pres)
     # no external arms = the key a run had before `arms` existed: upgrading does not recompute finished runs
-    kept = {k: v for k, v in params.items() if not foreign(k) and not (k == "arms" and not v)}
+    kept = {k: v for k, v in params.items() if not foreign(k) and not (k in UNSET_SINCE and not v)}
     blob = json.dumps({"params": kept, "inputs": inputs}, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

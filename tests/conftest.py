@@ -112,7 +112,8 @@ def write_notes(tmp_path):
 def write_tiny_arm(path: Path, kind: str, vocab_size: int, seed: int = 0) -> Path:
     """A tiny local causal LM directory as an external arm (params key `arms`) needs it: config.json, safetensors
     weights and its own BPE tokenizer (trained on synthetic notes and the prompt frame, with pad/eos tokens).
-    `kind` is "llama" (LlamaForCausalLM) or "mistral" (MistralForCausalLM): two architectures, two tokenizers."""
+    `kind` is "llama" (LlamaForCausalLM) or "mistral" (MistralForCausalLM, with a chat template): two
+    architectures, two tokenizers."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
 
@@ -129,6 +130,9 @@ def write_tiny_arm(path: Path, kind: str, vocab_size: int, seed: int = 0) -> Pat
     torch.manual_seed(seed)
     model = (LlamaForCausalLM(LlamaConfig(**shape)) if kind == "llama"
              else MistralForCausalLM(MistralConfig(sliding_window=None, **shape)))
+    if kind == "mistral":  # a chat model: zero-shot scoring asks it through its own template
+        tokenizer.chat_template = ("{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} [/INST]"
+                                   "{% endfor %}")
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
     return path

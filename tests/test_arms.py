@@ -33,9 +33,10 @@ def test_no_arms_is_the_ablation_and_keeps_stage_keys():
     cfg = make_config({})
     assert cfg.arms == {} and arm_names(cfg) == ["no_cpt", "general_cpt", "cancer_cpt"]
     params = cfg.to_dict()
-    before = {k: v for k, v in params.items() if k != "arms"}  # what a run recorded before the key existed
+    before = {k: v for k, v in params.items() if k not in ("arms", "arms_zero_shot")}  # recorded before the keys
     assert stage_key(params, {}, "30_evaluation") == stage_key(before, {}, "30_evaluation")
     assert stage_key({**params, "arms": {"x": "/m"}}, {}, "30_evaluation") != stage_key(params, {}, "30_evaluation")
+    assert stage_key({**params, "arms_zero_shot": True}, {}, "30_evaluation") != stage_key(params, {}, "30_evaluation")
 
 
 def test_arm_names_follow_the_ablation(tiny_arms):
@@ -254,3 +255,32 @@ def test_changed_arm_weights_are_refused(arms_run, tmp_path):
     moved = make_config({**cfg.to_dict(), "arms": {**cfg.arms, "llamita": cfg.arms["mistralito"]}})
     with pytest.raises(ModelError, match="different base"):
         pipeline.load_tuned(moved, "llamita")
+
+
+def test_untuned_arms_are_scored_zero_shot_through_their_chat_template(arms_run, tiny_arms):
+    """`arms_zero_shot` adds each external arm untuned ("<arm>_zero_shot") to chapter 30's systems; an arm whose
+    tokenizer has a chat template is asked through it (one user turn, then the assistant's), the other as is."""
+    from dataclasses import replace
+
+    from cancerllm import evaluation as ev
+    from cancerllm import inference, pipeline
+
+    cfg, sets, _, _, _ = arms_run
+    zs = replace(cfg, arms_zero_shot=True)
+    assert ev.model_systems(zs) == ["no_cpt", "general_cpt", "cancer_cpt", "llamita", "mistralito", "zero_shot",
+                                    "llamita_zero_shot", "mistralito_zero_shot"]
+    _, mistral_tok = pipeline.load_arm(cfg, "mistralito")
+    _, llama_tok = pipeline.load_arm(cfg, "llamita")
+    wrap = inference.chat_wrapper(mistral_tok)
+    assert inference.chat_wrapper(llama_tok) is None
+    prompt = sets["test"]["prompt"].iloc[0]
+    assert wrap(prompt) == f"[INST] {prompt.rstrip()} [/INST]"  # BOS left to the tokenizer, not written twice
+    few = sets["test"].head(6)
+    details: dict = {}
+    preds = ev.predict_models(zs, few, details)
+    assert {"llamita_zero_shot", "mistralito_zero_shot"} <= set(preds)
+    assert all(len(v) == len(few) for v in preds.values())
+    # the untuned mistral arm is the arm's own weights, not its tuned adapter
+    tuned, _ = pipeline.load_tuned(cfg, "mistralito")
+    untuned, _ = pipeline.load_arm(cfg, "mistralito")
+    assert any((a - b).abs().max() > 0 for a, b in zip(tuned.state_dict().values(), untuned.state_dict().values()))

@@ -14,7 +14,7 @@ notebooks/50_efficiency.ipynb.
 
 from .experiments import (comparison_shape, generation_prompts, inference_sweep, lora_vs_full, precision_compare, retrieval_cost,
                           scaling_sweep, sft_texts, stage_costs, train_run)
-from .extraction import extraction_costs, extraction_summary, report_instances
+from .extraction import extraction_costs, extraction_per_arm, extraction_summary, report_instances
 from .flops import flops_per_token, matmul_parameters, mfu, model_flops_per_token, trainable_parameters
 from .hardware import (configure_threads, cpu_model, hardware_label, matmul_peak_gflops, peak_gflops,
                        physical_cores, refresh_peak)
@@ -26,7 +26,7 @@ from .report import (REPORTED, chapter_metrics, hardware_info, hardware_table, i
 STAGE = "50_efficiency"
 
 __all__ = ["REPORTED", "STAGE", "Measurement", "chapter_metrics", "comparison_shape", "configure_threads",
-           "extraction_costs", "extraction_summary", "report_instances",
+           "extraction_costs", "extraction_per_arm", "extraction_summary", "report_instances",
            "cpu_model", "current_rss_gb", "flops_per_token", "generation_prompts", "hardware_info", "hardware_label", "hardware_table",
            "inference_summary", "inference_sweep", "lora_summary", "lora_vs_full", "matmul_parameters",
            "matmul_peak_gflops", "measure", "mfu", "model_flops_per_token", "peak_gflops", "peak_rss_gb", "physical_cores", "precision_compare",

@@ -184,3 +184,29 @@ def extraction_summary(costs: pd.DataFrame, hardware: str, n_reports: int = 10_0
                  f"**{r['seconds'] / max(o['seconds'], 1e-9):.1f}×** ours on the same {int(r['reports'])} reports "
                  f"(free decoding both ways; answers identical on {r['answers as ours']} instances).")
     return text
+
+
+def extraction_per_arm(cfg, rows: pd.DataFrame) -> pd.DataFrame:
+    """Every tuned arm (``config.arm_names``: the ablation, then external `arms`) extracting the same reports
+    (`rows`, ``report_instances``) with the run's reading settings: parameters, seconds, seconds per report and
+    peak memory (RSS; GPU memory too when on a GPU), after a one-report warm-up. One row per arm."""
+    from .. import inference, pipeline
+    from ..config import arm_names
+    from ..modeling import count_parameters
+
+    kw, out = pipeline.reading(cfg), []
+    first = rows[rows["patient_id"] == rows["patient_id"].iloc[0]]
+    n = rows["patient_id"].nunique()
+    for name in tqdm(arm_names(cfg), desc="extraction per model"):
+        model, tokenizer = pipeline.load_tuned(cfg, name)
+        inference.predict(model, tokenizer, first, cfg.max_new_tokens, cfg.eval_batch_size, desc="warm-up", **kw)
+        with measure() as m:
+            inference.predict(model, tokenizer, rows, cfg.max_new_tokens, cfg.eval_batch_size, desc=name, **kw)
+        row = {"model": name, "parameters": count_parameters(model)["total"], "reports": n,
+               "seconds": round(m.seconds, 3), "seconds per report": round(m.seconds / n, 3),
+               "peak RSS (GiB)": round(m.peak_rss_gb, 3)}
+        if m.peak_gpu_gb is not None:
+            row["peak GPU memory (GiB)"] = round(m.peak_gpu_gb, 3)
+        out.append(row)
+        del model
+    return pd.DataFrame(out).set_index("model")

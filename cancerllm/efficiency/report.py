@@ -115,7 +115,8 @@ def _table(df, key=None) -> dict | None:
                         for c, v in r.items()} for i, r in rows.iterrows()}
 
 
-def chapter_metrics(hardware: dict, costs, scaling, lora, precision, sweep, retrieval=None, extraction=None) -> dict:
+def chapter_metrics(hardware: dict, costs, scaling, lora, precision, sweep, retrieval=None, extraction=None,
+                    per_arm=None) -> dict:
     """The stage's metrics (write with provenance.write_metrics): every measured table, the hardware peak the
     MFU figures are relative to, and the paper's claims."""
     bf, fp = precision.loc["bf16", "step_tokens_per_second"], precision.loc["fp32", "step_tokens_per_second"]
@@ -128,4 +129,5 @@ def chapter_metrics(hardware: dict, costs, scaling, lora, precision, sweep, retr
             "retrieval": _table(retrieval),
             "extraction": None if extraction is None else _table(
                 extraction.assign(run=extraction["experiment"] + " " + extraction["setting"].astype(str)), "run"),
+            "extraction_per_model": _table(per_arm),
             "reported_by_paper": {r["claim"]: r["value"] for r in REPORTED}}
