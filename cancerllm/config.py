@@ -96,6 +96,7 @@ class Config:
     ablation_models: list = field(default_factory=lambda: ["no_cpt", "general_cpt", "cancer_cpt"])
     arms: dict = field(default_factory=dict)  # name -> absolute path of a local causal LM, LoRA-tuned like the ablation
     arms_zero_shot: bool = False  # also score each arm untuned in chapter 30 ("<arm>_zero_shot"; its own chat template where it has one)
+    arms_few_shot: int = 0  # also score each arm untuned with this many worked examples (bm25-retrieved training cases) in chapter 30 ("<arm>_few_shot"); 0 = no
     # --- precision and hardware ----------------------------------------------------------------
     bf16: bool = False  # fp32 is deterministic on CPU; paper: True
     gradient_checkpointing: bool = False  # paper: True
@@ -177,7 +178,7 @@ _POSITIVE = {
     "sft_num_train_epochs", "efficiency_steps", "retrieval_k", "sft_negatives", "sft_diagnosis_repeat",
     "sft_max_grad_norm", "calibration_bins",
 }
-_NON_NEGATIVE = {"n_unlabelled_patients", "n_general_notes"}
+_NON_NEGATIVE = {"n_unlabelled_patients", "n_general_notes", "arms_few_shot"}
 #: rates, ratios and probabilities: in [0, 1)
 _UNIT = {"ocr_noise_rate", "cpt_warmup_ratio", "sft_warmup_ratio", "cpt_weight_decay", "lora_dropout",
          "sft_lora_dropout"}

@@ -38,13 +38,33 @@ REPORTED = pd.DataFrame([
 ]).set_index("claim")
 
 
-ZERO_SHOT = "_zero_shot"  # suffix of an untuned external arm's system name (`arms_zero_shot`)
+ZERO_SHOT, FEW_SHOT = "_zero_shot", "_few_shot"  # suffixes of an untuned external arm's system names
 
 
 def model_systems(cfg) -> list[str]:
     """The LM systems of chapter 30: every tuned arm (``config.arm_names``: the ablation, then `arms`), the
-    untuned base (zero_shot) and, with `arms_zero_shot`, every external arm untuned ("<arm>_zero_shot")."""
-    return [*arm_names(cfg), "zero_shot", *(f"{a}{ZERO_SHOT}" for a in cfg.arms if cfg.arms_zero_shot)]
+    untuned base (zero_shot) and every external arm untuned — "<arm>_zero_shot" with `arms_zero_shot`,
+    "<arm>_few_shot" with `arms_few_shot` worked examples."""
+    return [*arm_names(cfg), "zero_shot", *(f"{a}{ZERO_SHOT}" for a in cfg.arms if cfg.arms_zero_shot),
+            *(f"{a}{FEW_SHOT}" for a in cfg.arms if cfg.arms_few_shot)]
+
+
+def untuned_arm(cfg, name: str) -> tuple[str | None, str | None]:
+    """(arm, "zero" | "few") for an untuned-arm system name of ``model_systems``; (None, None) otherwise."""
+    for suffix, kind in ((ZERO_SHOT, "zero"), (FEW_SHOT, "few")):
+        if name.endswith(suffix) and name.removesuffix(suffix) in cfg.arms:
+            return name.removesuffix(suffix), kind
+    return None, None
+
+
+def few_shot_rows(cfg, test: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
+    """`test` with `arms_few_shot` worked examples in every prompt: the training cases of the same task and field
+    that BM25 ranks nearest to the note (``retrieval.prompts.augment``, the retrieval chapter's prompts and
+    budget; a test patient's own notes are never retrieved)."""
+    from .retrieval.prompts import augment, prompt_budget
+
+    _, tokenizer = pipeline.load_base(cfg)
+    return augment(test, train, "bm25", cfg.arms_few_shot, tokenizer, prompt_budget(cfg), cfg.seed)
 
 
 def _load_system(cfg, name: str):
@@ -52,24 +72,33 @@ def _load_system(cfg, name: str):
     asked through its own chat template where its tokenizer has one (``inference.chat_wrapper``)."""
     if name == "zero_shot":
         return (*pipeline.load_base(cfg), None)
-    arm = name.removesuffix(ZERO_SHOT)
-    if name.endswith(ZERO_SHOT) and arm in cfg.arms:
+    arm, _ = untuned_arm(cfg, name)
+    if arm is not None:
         model, tokenizer = pipeline.load_arm(cfg, arm)
         return model, tokenizer, inference.chat_wrapper(tokenizer)
     return (*pipeline.load_tuned(cfg, name), None)
 
 
-def predict_models(cfg, test: pd.DataFrame, details: dict | None = None) -> dict[str, list[list[str]]]:
-    """Parsed answers of every LM system (trained adapters on their own base; the untuned base as zero-shot).
-    A `details` dict is filled with each system's reading cost and conflicts (``reading_cost`` reads it)."""
+def predict_models(cfg, test: pd.DataFrame, details: dict | None = None,
+                   train: pd.DataFrame | None = None) -> dict[str, list[list[str]]]:
+    """Parsed answers of every LM system (trained adapters on their own base; the untuned base as zero-shot;
+    untuned external arms zero- or few-shot, the few-shot examples retrieved from `train`, default the run's
+    saved training instances). A `details` dict is filled with each system's reading cost and conflicts
+    (``reading_cost`` reads it)."""
     import time
 
     preds = {}
     reading = pipeline.reading(cfg)
+    shots = None
     for name in model_systems(cfg):
         model, tokenizer, wrap = _load_system(cfg, name)
+        rows = test
+        if untuned_arm(cfg, name)[1] == "few":
+            if shots is None:
+                shots = few_shot_rows(cfg, test, pipeline.load_sets(cfg)["train"] if train is None else train)
+            rows = shots
         t0 = time.perf_counter()
-        _, preds[name], det = inference.predict(model, tokenizer, test, cfg.max_new_tokens, cfg.eval_batch_size,
+        _, preds[name], det = inference.predict(model, tokenizer, rows, cfg.max_new_tokens, cfg.eval_batch_size,
                                                 desc=name, return_details=True, wrap=wrap, **reading)
         if details is not None:
             details[name] = {**det, "seconds": time.perf_counter() - t0}

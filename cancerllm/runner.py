@@ -51,7 +51,7 @@ ANALYSIS_PARAMS = {"35_calibration": ("calibration_",), "40_robustness": ("robus
 NOT_RESULTS = ("run_name", "runs_root")  # where a run lives does not change what it computes
 #: params added after runs were recorded, left out of the key while unset (empty / false): a run recorded before
 #: they existed keeps its stage keys
-UNSET_SINCE = ("arms", "arms_zero_shot")
+UNSET_SINCE = ("arms", "arms_zero_shot", "arms_few_shot")
 
 
 def stage_key(params: dict, inputs: dict, stage: str) -> str:

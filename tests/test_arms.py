@@ -284,3 +284,24 @@ def test_untuned_arms_are_scored_zero_shot_through_their_chat_template(arms_run,
     tuned, _ = pipeline.load_tuned(cfg, "mistralito")
     untuned, _ = pipeline.load_arm(cfg, "mistralito")
     assert any((a - b).abs().max() > 0 for a, b in zip(tuned.state_dict().values(), untuned.state_dict().values()))
+
+
+def test_untuned_arms_are_scored_few_shot_with_retrieved_examples(arms_run):
+    """`arms_few_shot: k` adds "<arm>_few_shot": the untuned arm asked with k BM25-retrieved training cases of the
+    same task and field in front of every prompt (the retrieval chapter's prompts), never the patient's own."""
+    from dataclasses import replace
+
+    from cancerllm import evaluation as ev
+
+    cfg, sets, _, _, _ = arms_run
+    fs = replace(cfg, arms_few_shot=2)
+    assert ev.model_systems(fs)[-2:] == ["llamita_few_shot", "mistralito_few_shot"]
+    assert ev.untuned_arm(fs, "llamita_few_shot") == ("llamita", "few")
+    assert ev.untuned_arm(fs, "cancer_cpt") == (None, None)
+    few = sets["test"].head(6)
+    rows = ev.few_shot_rows(fs, few, sets["train"])
+    assert list(rows["id"]) == list(few["id"]) and (rows["k"] == 2).all()
+    assert all(len(r) >= 1 and pid not in r for r, pid in zip(rows["retrieved_patients"], rows["patient_id"]))
+    assert all(len(p) > len(q) for p, q in zip(rows["prompt"], few["prompt"]))
+    preds = ev.predict_models(fs, few, train=sets["train"])
+    assert {"llamita_few_shot", "mistralito_few_shot"} <= set(preds) and len(preds["llamita_few_shot"]) == len(few)
