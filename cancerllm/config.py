@@ -120,6 +120,7 @@ class Config:
     # --- efficiency ----------------------------------------------------------------------------
     efficiency_hidden_sizes: list = field(default_factory=lambda: [32, 64, 128])  # scaling sweep: model widths
     efficiency_steps: int = 4  # SFT steps per model size in the scaling sweep
+    efficiency_extraction_reports: int = 2  # test reports chapter 50's extraction-cost section extracts (demo: 8)
     # --- retrieval augmentation (our design; the paper's was not published) --------------------
     retrievers: list = field(default_factory=lambda: ["bm25", "tfidf", "char_ngram"])  # bm25 | tfidf | char_ngram
     retrieval_k: int = 2  # retrieved training cases put in the prompt as worked examples
@@ -175,7 +176,7 @@ _POSITIVE = {
     "sft_gradient_accumulation_steps", "sft_max_length", "save_steps", "eval_steps", "lora_r", "lora_alpha",
     "sft_lora_r", "sft_lora_alpha", "max_new_tokens", "eval_batch_size", "bootstrap_samples",
     "initializer_range", "cpt_learning_rate", "sft_learning_rate", "cpt_num_train_epochs",
-    "sft_num_train_epochs", "efficiency_steps", "retrieval_k", "sft_negatives", "sft_diagnosis_repeat",
+    "sft_num_train_epochs", "efficiency_steps", "efficiency_extraction_reports", "retrieval_k", "sft_negatives", "sft_diagnosis_repeat",
     "sft_max_grad_norm", "calibration_bins",
 }
 _NON_NEGATIVE = {"n_unlabelled_patients", "n_general_notes", "arms_few_shot"}
