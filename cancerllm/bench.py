@@ -130,23 +130,21 @@ def _reading_model(cfg, tokenizer, cohort, steps: int, out_dir: Path):
 
 
 def extraction_world(cfg, tokenizer, cohort, s: dict, root: Path, run: str | None = None):
-    """(model, tokenizer, rows) for ``efficiency.extraction.compare_with_reference``: the first `n_reports` test patients' note-level
-    instances, with a finished run's cancer_cpt (`run` = its directory) or a freshly tuned demo-shape model."""
-    from .instructions import build_instructions
+    """(model, tokenizer, rows) for ``efficiency.extraction.compare_with_reference``: the first `n_reports` test
+    patients' note-level instances (``efficiency.extraction.report_instances``), with a finished run's cancer_cpt
+    (`run` = its directory) or a freshly tuned demo-shape model."""
+    from .efficiency.extraction import report_instances
 
     if run:
         from . import pipeline
-        from .data.loaders import load_cohort
         from .evaluation import run_config
 
         cfg = run_config(run)
-        cohort = load_cohort(cfg)
         model, tokenizer = pipeline.load_tuned(cfg, cfg.ablation_models[-1])
+        cohort = None  # the run's own, loaded by report_instances
     else:
         model = _reading_model(cfg, tokenizer, cohort, s["read_steps"], root / "reading_model")
-    test = build_instructions(cohort, "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens, cfg.prompt_style)
-    keep = sorted(test["patient_id"].unique())[: s["n_reports"]]
-    return model, tokenizer, test[test["patient_id"].isin(keep)].reset_index(drop=True)
+    return model, tokenizer, report_instances(cfg, tokenizer, s["n_reports"], cohort)
 
 
 def bare_loop_step_seconds(cfg, tokenizer, texts, steps: int, block: int, batch: int) -> float:

@@ -337,6 +337,12 @@ def chat_wrapper(tokenizer):
     return wrap
 
 
+def passage_prefix(prompt: str, passage: str) -> str:
+    """A passage-level prompt up to the end of its passage: what every question asked of that passage shares
+    (the question and the response marker come after it; ``first_tokens_shared``)."""
+    return prompt[:prompt.rindex(passage) + len(passage)]
+
+
 def sentence_prompts(row) -> list[str]:
     """The passage-level prompts of one note-level phenotype instance: each passage of the note (``passages``)
     asked the instance's question, in the instance's prompt style; worked examples put before "In the text:"
@@ -425,14 +431,14 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     if wrap is not None:
         pairs = [[(wrap(p), t) for p, t in pp] for pp in pairs]
     per_row = [[p for p, _ in pp] for pp in pairs]
-    source = {p: t for pp in pairs for p, t in pp} if copy else {}
+    passage = {p: t for pp in pairs for p, t in pp}  # each prompt's passage (None for diagnosis prompts)
+    source = passage if copy else {}
     uniq = list(dict.fromkeys(p for ph, ps in zip(is_ph, per_row) if ph for p in ps))
     nr = not_relevant_token(tokenizer, uniq[0]) if uniq else None
     if not uniq or nr is None:
         first, p_nr = [], [0.0] * len(uniq)
     elif shared_prefix:  # each prompt's prefix ends with its passage: only the question comes after it
-        passage = {p: t for pp in pairs for p, t in pp}
-        prefix = [p[:p.rindex(passage[p]) + len(passage[p])] for p in uniq]
+        prefix = [passage_prefix(p, passage[p]) for p in uniq]
         first, p_nr = first_tokens_shared(model, tokenizer, uniq, prefix, batch_size, nr, desc=f"{desc}: reading")
     else:
         first, p_nr = first_tokens(model, tokenizer, uniq, batch_size, nr, desc=f"{desc}: reading")

@@ -197,11 +197,11 @@ def instruction_tuning(cfg, sets: dict) -> dict:
     for name in arm_names(cfg):
         model, tokenizer = load_init(cfg, name)
         out = sft_dir(cfg, name)
-        trained, metrics = training.run_sft(arm_config(cfg, name, tokenizer, sets), model, tokenizer,
-                                            sets["sft_train"], sets["sft_dev"], out)
+        tuned = arm_config(cfg, name, tokenizer, sets)  # tokenises every tuning example for an external arm
+        trained, metrics = training.run_sft(tuned, model, tokenizer, sets["sft_train"], sets["sft_dev"], out)
         if name in cfg.arms:
             metrics["arm"] = {"path": cfg.arms[name], "sft_adapter": "new", "sft_max_length":
-                              arm_config(cfg, name, tokenizer, sets).sft_max_length}
+                              tuned.sft_max_length}
         (out / "final" / "base.json").write_text(json.dumps(init_fingerprint(cfg, name), indent=2), encoding="utf-8")
         results[name] = metrics
     return results

@@ -22,14 +22,15 @@ from tqdm.auto import tqdm
 from .memory import measure
 
 
-def report_instances(cfg, tokenizer, n_reports: int) -> pd.DataFrame:
+def report_instances(cfg, tokenizer, n_reports: int, cohort=None) -> pd.DataFrame:
     """Every note-level instance (each labelled phenotype field and the diagnosis) of the first `n_reports` test
-    patients: the whole job for those reports, not the evaluation's field-balanced sample."""
+    patients of `cohort` (default: the run's, ``load_cohort``): the whole job for those reports, not the
+    evaluation's field-balanced sample."""
     from ..data.loaders import load_cohort
     from ..instructions import build_instructions
 
-    test = build_instructions(load_cohort(cfg), "test", tokenizer, cfg.sft_max_length, cfg.max_new_tokens,
-                              cfg.prompt_style)
+    test = build_instructions(load_cohort(cfg) if cohort is None else cohort, "test", tokenizer, cfg.sft_max_length,
+                              cfg.max_new_tokens, cfg.prompt_style)
     keep = sorted(test["patient_id"].unique())[:n_reports]
     return test[test["patient_id"].isin(keep)].reset_index(drop=True)
 
@@ -92,12 +93,12 @@ def compare_with_reference(model, tokenizer, rows: pd.DataFrame, batch: int, max
 
 
 def _passages(rows: pd.DataFrame) -> int:
-    """Passages of the reports in `rows` (each report's passages once, not once per field)."""
-    from ..instructions import passage_texts, split_input
+    """Passages of the reports in `rows` (each report's passages once, not once per field), split as the
+    reading splits them (``inference.sentence_prompt_passages``)."""
+    from .. import inference
 
     ph = rows[rows["task"] == "phenotype_extraction"].drop_duplicates("patient_id")
-    return sum(len(passage_texts(split_input(c, f)[0].removeprefix("In the text: ")))
-               for c, f in zip(ph["context"], ph["field"]))
+    return sum(len(inference.sentence_prompt_passages(r)) for r in ph.to_dict("records"))
 
 
 def extraction_costs(cfg, model, tokenizer, rows: pd.DataFrame, report_counts=(1, 2, 4, 8), batch_sizes=(8, 32, 64),
@@ -155,11 +156,10 @@ def extraction_costs(cfg, model, tokenizer, rows: pd.DataFrame, report_counts=(1
     for width in hidden_sizes:  # the reading pass alone: what model size does to the part every passage pays
         c = dataclasses.replace(cfg, hidden_size=width, intermediate_size=3 * width)
         m = modeling.build_small_model(c, tokenizer).eval()
-        prompts = list(dict.fromkeys(p for r in one.to_dict("records") if r["task"] == "phenotype_extraction"
-                                     for p, _ in inference.sentence_prompt_passages(r)))
-        pairs = {p: t for r in one.to_dict("records") if r["task"] == "phenotype_extraction"
-                 for p, t in inference.sentence_prompt_passages(r)}
-        prefixes = [p[:p.rindex(pairs[p]) + len(pairs[p])] for p in prompts]
+        pairs = dict(pp for r in one.to_dict("records") if r["task"] == "phenotype_extraction"
+                     for pp in inference.sentence_prompt_passages(r))  # prompt -> its passage, in order
+        prompts = list(pairs)
+        prefixes = [inference.passage_prefix(p, t) for p, t in pairs.items()]
         timed("model size (reading pass)", f"{modeling.count_parameters(m)['total'] / 1e6:.2f}M", one,
               lambda df, m=m: inference.first_tokens_shared(m, tokenizer, prompts, prefixes, cfg.eval_batch_size))
     return pd.DataFrame(out)
