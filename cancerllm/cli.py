@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             from .data import load_cohort
             from .data.schema import SPLITS
 
-            from .runner import open_run_dir
+            from .provenance import open_run_dir
             from .safe_weights import check_staged_checkpoints
 
             cohort = load_cohort(cfg, splits=SPLITS)  # the same checks as `run` makes before any stage

@@ -59,9 +59,9 @@ def untuned_arm(cfg, name: str) -> tuple[str | None, str | None]:
 
 def few_shot_rows(cfg, test: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
     """`test` with `arms_few_shot` worked examples in every prompt: the training cases of the same task and field
-    that BM25 ranks nearest to the note (``retrieval.prompts.augment``, the retrieval chapter's prompts and
+    that BM25 ranks nearest to the note (``cases.prompts.augment``, the retrieval chapter's prompts and
     budget; a test patient's own notes are never retrieved)."""
-    from .retrieval.prompts import augment, prompt_budget
+    from .cases.prompts import augment, prompt_budget
 
     _, tokenizer = pipeline.load_base(cfg)
     return augment(test, train, "bm25", cfg.arms_few_shot, tokenizer, prompt_budget(cfg), cfg.seed)

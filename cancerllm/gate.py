@@ -348,8 +348,7 @@ def recorded_cohort(run_dir: Path):
     scanning a book against other data would let any note text through. One RunDirError when that cannot be done."""
     from .config import make_config
     from .data import load_cohort
-    from .provenance import input_hashes
-    from .runner import open_run_dir
+    from .provenance import input_hashes, open_run_dir
 
     path = Path(run_dir) / "manifest.json"
     manifest = open_run_dir(Path(run_dir)) if Path(run_dir).is_dir() else {}
@@ -378,7 +377,7 @@ def publishing_gate(cfg):
     """The gate for a run, or None when the run's manifest records synthetic data (synthetic books may show
     example notes). A run without a recorded answer is gated: only a loader's False opens the door. The notes
     are the run's own (`recorded_cohort`), not those of `cfg`, which only names the run directory."""
-    from .runner import open_run_dir
+    from .provenance import open_run_dir
 
     if cfg.run_dir.is_dir() and open_run_dir(cfg.run_dir).get("data_is_real") is False:
         return None

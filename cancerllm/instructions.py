@@ -16,7 +16,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .data.schema import NOT_MENTIONED, Cohort
+from .data.schema import NOT_MENTIONED, QUESTIONS, Cohort, split_answers  # noqa: F401 (re-exported)
 
 TEMPLATE = ("Below is an instruction that describes a task, paired with an input that provides further context.\n\n"
             "### Instruction:\n{instruction}\n\n### Input:\n{context}\n\n### Response:\n")
@@ -29,16 +29,6 @@ NOT_RELEVANT = "not relevant"
 PHENOTYPE_INSTRUCTION = "You are an excellent linguist. The task is to answer the question by given the context or text"
 DIAGNOSIS_INSTRUCTION = ("You are a medical expert. This task involves generating the diagnosis based on the provided "
                          "context or text.")
-QUESTIONS = {
-    "tumor_site": "What is the tumor site in the given context?",
-    "tumor_size": "What is the tumor size in the given context?",
-    "histologic_type": "What is the histologic type in the given context?",
-    "grade": "What is the tumor grade in the given context?",
-    "t_stage": "What is the pathologic T stage in the given context?",
-    "n_stage": "What is the pathologic N stage in the given context?",
-    "m_stage": "What is the pathologic M stage in the given context?",
-    "biomarker_status": "What is the biomarker or receptor status in the given context?",
-}
 TASKS = ["phenotype_extraction", "diagnosis_generation"]
 INPUT_PREFIX = "In the text: "  # opens a phenotype row's input (join_input)
 
@@ -52,11 +42,6 @@ def frame_texts(repeat: int = 100) -> list[str]:
              + [(DIAGNOSIS_INSTRUCTION, "")]]
     fixed += [f"{NOT_RELEVANT}\n{NOT_MENTIONED}"]
     return fixed * repeat
-
-
-def split_answers(response: str) -> list[str]:
-    """The reference's post-processing: split on commas, strip, drop empties."""
-    return [a.strip() for a in str(response).split(",") if a.strip()]
 
 
 def _fit(tokenizer, text: str, budget: int) -> str:

@@ -174,18 +174,6 @@ def check_models(cfg, names, train_texts: list[str], heldout_texts: list[str], l
             "max_excess_rate": MAX_EXCESS_RATE, "canaries_planted": bool(canary_list), "models": models}
 
 
-def run_check(cfg, cohort) -> dict:
-    """Stage 20's memorisation record for every final SFT model (``check_models`` on the cancer CPT corpus's
-    training and held-out notes; canaries for synthetic cohorts). Used in notebooks/20_instruction_tuning.ipynb."""
-    from . import pipeline, training
-    from .config import arm_names
-
-    corpora = training.cpt_corpora(cohort, cfg.seed)["cancer"]
-    planted = None if cohort.is_real else canaries(cfg.seed)
-    return check_models(cfg, arm_names(cfg), corpora["train"], corpora["heldout"],
-                        lambda name: pipeline.load_tuned(cfg, name), planted)
-
-
 def rate_table(record: dict) -> pd.DataFrame:
     """Per model: verbatim-continuation rate (%) on training and held-out notes with 95% CIs, the excess, n."""
     def pct(x):

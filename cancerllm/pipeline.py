@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import modeling, training
+from . import memorisation, modeling, training
 from .config import arm_names
 from .instructions import build_instructions, cap_examples, frame_texts, section_views, sentence_examples
 from .modeling import ModelError
@@ -233,6 +233,16 @@ def load_tuned(cfg, name: str, merge: bool = True):
         model = model.merge_and_unload()
     model.eval()
     return model, tokenizer
+
+
+def memorisation_check(cfg, cohort) -> dict:
+    """Stage 20's memorisation record for every final SFT model (``memorisation.check_models`` on the cancer CPT
+    corpus's training and held-out notes; canaries for synthetic cohorts). Used in
+    notebooks/20_instruction_tuning.ipynb."""
+    corpora = training.cpt_corpora(cohort, cfg.seed)["cancer"]
+    planted = None if cohort.is_real else memorisation.canaries(cfg.seed)
+    return memorisation.check_models(cfg, arm_names(cfg), corpora["train"], corpora["heldout"],
+                                     lambda name: load_tuned(cfg, name), planted)
 
 
 def corpus_table(corpora: dict, tokenizer) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .config import REPO_ROOT, Config
+from .errors import RunDirError
 
 PACKAGES = ["torch", "transformers", "trl", "peft", "datasets", "accelerate", "tokenizers", "papermill",
             "jupyter-book", "scikit-learn", "pandas", "numpy", "matplotlib", "seaborn", "nltk"]
@@ -180,3 +181,20 @@ def provenance_box(cfg: Config):
         "```",
     ]
     return Markdown("\n".join(lines))
+
+
+def open_run_dir(run_dir: Path) -> dict:
+    """The manifest of an existing run directory ({} for a new or empty one), or one clear RunDirError."""
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return {}
+    path = run_dir / "manifest.json"
+    if not path.is_file():
+        raise RunDirError(f"{run_dir}: exists but has no manifest.json, so it is not a cancerllm run directory; "
+                          f"remove it or choose another run_name")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RunDirError(f"{path}: damaged (not valid JSON); remove the run directory or choose another run_name") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("stages"), dict):
+        raise RunDirError(f"{path}: damaged (no 'stages' record); remove the run directory or choose another run_name")
+    return manifest

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from .config import REPO_ROOT, STAGES, Config
 from .errors import ParamsError, RunDirError
-from .provenance import (commit_description, data_description, input_hashes, new_manifest, read_manifest,
-                         write_json)
+from .provenance import (commit_description, data_description, input_hashes, new_manifest, open_run_dir,
+                         read_manifest, write_json)
 from .report import copy_collapsed, run_results_md
 from .safe_weights import check_staged_checkpoints
 
@@ -64,23 +64,6 @@ def stage_key(params: dict, inputs: dict, stage: str) -> str:
     kept = {k: v for k, v in params.items() if not foreign(k) and not (k in UNSET_SINCE and not v)}
     blob = json.dumps({"params": kept, "inputs": inputs}, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def open_run_dir(run_dir: Path) -> dict:
-    """The manifest of an existing run directory ({} for a new or empty one), or one clear RunDirError."""
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        return {}
-    path = run_dir / "manifest.json"
-    if not path.is_file():
-        raise RunDirError(f"{run_dir}: exists but has no manifest.json, so it is not a cancerllm run directory; "
-                          f"remove it or choose another run_name")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RunDirError(f"{path}: damaged (not valid JSON); remove the run directory or choose another run_name") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("stages"), dict):
-        raise RunDirError(f"{path}: damaged (no 'stages' record); remove the run directory or choose another run_name")
-    return manifest
 
 
 @contextlib.contextmanager

@@ -215,19 +215,19 @@ class _StepClock:
 
 
 def _cost_metrics(trainer, clock: _StepClock, measured, tokens_per_step) -> dict:
-    """Peak memory, model FLOPs per token and MFU of a finished training run (cancerllm.efficiency conventions).
+    """Peak memory, model FLOPs per token and MFU of a finished training run (cancerllm.measure conventions).
     MFU and `step_seconds` come from the optimizer-step windows: the median step's tokens/s and duration, leaving
     out the first (warm-up) step when there are more."""
-    from . import efficiency
+    from . import measure
 
     args, model, world = trainer.args, trainer.model, max(1, trainer.args.world_size)
     per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * world  # sequences
     tokens = trainer.state.num_input_tokens_seen or (tokens_per_step or 0) * trainer.state.global_step
     # mean tokens per sequence over the whole run (the Trainer's count survives a resume, so this is deterministic)
     seq_len = tokens / max(1, per_step * trainer.state.global_step)
-    fpt = efficiency.model_flops_per_token(model, seq_len, mode="train")
+    fpt = measure.model_flops_per_token(model, seq_len, mode="train")
     dtype = torch.bfloat16 if args.bf16 else torch.float32
-    peak = efficiency.refresh_peak(dtype, "cuda" if torch.cuda.is_available() and not args.use_cpu else "cpu")
+    peak = measure.refresh_peak(dtype, "cuda" if torch.cuda.is_available() and not args.use_cpu else "cpu")
     steps = list(zip(clock.seconds, clock.tokens))
     steps = steps[1:] if len(steps) > 1 else steps  # the first step pays one-off allocations
     # medians, not means: on a shared machine one stalled step would otherwise dominate
@@ -236,7 +236,7 @@ def _cost_metrics(trainer, clock: _StepClock, measured, tokens_per_step) -> dict
     out = {"peak_rss_gb": round(measured.peak_rss_gb, 3), "flops_per_token": round(fpt),
            "peak_gflops": peak, "peak_dtype": str(dtype).removeprefix("torch."),
            "step_seconds": round(step_s, 4) if step_s else None,
-           "mfu": round(efficiency.mfu(fpt, tok_s / world, 1.0, peak), 4) if tok_s else None}
+           "mfu": round(measure.mfu(fpt, tok_s / world, 1.0, peak), 4) if tok_s else None}
     if measured.peak_gpu_gb is not None:
         out["peak_gpu_gb"] = round(measured.peak_gpu_gb, 3)
     if tokens and not tokens_per_step:  # SFT: real (non-padding) tokens, counted by the Trainer
@@ -275,9 +275,9 @@ def bar_only_progress() -> type:
 
 
 def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
-    from . import efficiency
+    from . import measure
 
-    efficiency.configure_threads()
+    measure.configure_threads()
     check_disk_space(trainer.model, out_dir)  # before any checkpoint is written
     if stop_after_steps:
         trainer.add_callback(_StopAfter(stop_after_steps).cb)
@@ -288,7 +288,7 @@ def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
     resume = _last_checkpoint(out_dir)
     if resume:  # the runner checks .staging/ before any stage; a notebook run on its own is checked here
         check_checkpoint(Path(resume))
-    with efficiency.measure() as measured:
+    with measure.measure() as measured:
         result = trainer.train(resume_from_checkpoint=resume)
     seconds = measured.seconds
     model = trainer.model

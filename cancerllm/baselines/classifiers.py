@@ -18,8 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from tqdm.auto import tqdm
 
-from ..data.schema import NOT_MENTIONED
-from ..instructions import split_answers
+from ..data.schema import NOT_MENTIONED, split_answers
 from .rule import RuleBaseline
 from .text import _most_common, raw_note
 

@@ -13,8 +13,7 @@ from collections import Counter
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..data.schema import NOT_MENTIONED
-from ..instructions import split_answers
+from ..data.schema import NOT_MENTIONED, split_answers
 from .biomarkers import extract_biomarkers
 from .histology import extract_histology
 from .sites import extract_organ, extract_site

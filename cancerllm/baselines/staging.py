@@ -15,7 +15,6 @@ from ..data.schema import NOT_MENTIONED
 from .sites import extract_organ
 from .text import _lower
 
-
 # ============================================================================ TNM
 _TNM_COMPONENT = re.compile(r"(yp|yc|[pPcCyr])?([TNM])(is|[0-4]|[Xx]|O)((?:mi|[a-d])\d?)?")
 _TNM_VALID = {"T": set("01234") | {"is", "X"}, "N": set("0123") | {"X"}, "M": set("01") | {"X"}}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..instructions import QUESTIONS
+from ..data.schema import QUESTIONS
 
 _PREFIX = "In the text: "
 

@@ -35,6 +35,18 @@ PHENOTYPE_FIELDS = [
 #: The fixed answer when a field is absent from the text (the reference's exact string is not public).
 NOT_MENTIONED = "not mentioned"
 
+#: the paper's question per phenotype field (its sentence-level QA prompts ask these)
+QUESTIONS = {
+    "tumor_site": "What is the tumor site in the given context?",
+    "tumor_size": "What is the tumor size in the given context?",
+    "histologic_type": "What is the histologic type in the given context?",
+    "grade": "What is the tumor grade in the given context?",
+    "t_stage": "What is the pathologic T stage in the given context?",
+    "n_stage": "What is the pathologic N stage in the given context?",
+    "m_stage": "What is the pathologic M stage in the given context?",
+    "biomarker_status": "What is the biomarker or receptor status in the given context?",
+}
+
 NOTE_TYPES = ["clinical_note", "pathology_report", "general_note"]
 SPLITS = ["train", "dev", "test"]
 
@@ -72,3 +84,8 @@ class Cohort:
     #: where each note states each field's gold value: {note_id: [(start, end, field), ...]} character offsets.
     #: Known only for the synthetic cohort (its generator records them); None for real text.
     evidence: dict | None = None
+
+
+def split_answers(response: str) -> list[str]:
+    """The reference's post-processing: split on commas, strip, drop empties."""
+    return [a.strip() for a in str(response).split(",") if a.strip()]

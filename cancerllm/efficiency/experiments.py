@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..measure.flops import matmul_parameters
+from ..measure.memory import measure
 from ..provenance import read_metrics
-from .flops import matmul_parameters
-from .memory import measure
 
 
 def train_run(cfg, tokenizer, texts: list[str], out_dir, steps: int, block: int, batch: int, bf16: bool = False,
@@ -183,12 +183,8 @@ def inference_sweep(model, tokenizer, prompts: list[str], max_new_tokens: int, b
 
 
 def retrieval_cost(cfg, sets: dict):
-    """Index build time and query latency of each configured retriever (cancerllm.retrieval.timings), or None
-    when that module is not available. The retrieval stage runs after this one, so it is measured here."""
-    try:
-        from .. import retrieval
-    except ImportError:
-        return None
-    if not hasattr(retrieval, "timings"):
-        return None
-    return retrieval.timings(sets["train"], sets["test"], cfg.retrievers, cfg.seed, repeats=1)
+    """Index build time and query latency of each configured retriever (``cases.index.timings``). The retrieval
+    stage runs after this one, so it is measured here."""
+    from ..cases.index import timings
+
+    return timings(sets["train"], sets["test"], cfg.retrievers, cfg.seed, repeats=1)

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .memory import measure
+from ..measure.memory import measure
 
 
 def report_instances(cfg, tokenizer, n_reports: int, cohort=None) -> pd.DataFrame:

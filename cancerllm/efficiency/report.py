@@ -6,8 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from .hardware import cpu_model, peak_gflops, physical_cores
-
+from ..measure.hardware import cpu_model, peak_gflops, physical_cores
 
 #: The paper's efficiency claims (npj Digit. Med. 2026 summary; paper notes §9). No numbers were published.
 REPORTED = [

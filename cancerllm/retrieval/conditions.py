@@ -1,7 +1,7 @@
 """The chapter's conditions (`build_conditions`): no retrieval, each retriever at k, a k-sweep (first retriever),
 and the notes misspelled at MISSPELL_RATE (`robustness.perturb_bodies`) without and with each retriever, stacked
-so every model predicts all of them in one batched call; the models' predictions on them; and the retrievers'
-cost (`timings`: index build time and per-query latency, for notebooks/50_efficiency).
+so every model predicts all of them in one batched call, and the models' predictions on them. (The retrievers'
+cost, `cases.index.timings`, is measured in notebooks/50_efficiency.)
 Used in notebooks/60_retrieval.ipynb.
 """
 
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..instructions import TASKS, cap_examples
-from .index import CaseIndex, _bodies, held_out_hashes
-from .prompts import augment, perturb, prompt_budget
+from ..cases.index import CaseIndex, held_out_hashes
+from ..cases.prompts import augment, perturb, prompt_budget
+from ..instructions import cap_examples
 
 STAGE = "60_retrieval"
 MISSPELL_RATE = 0.3  # fraction of words misspelled in the noisy conditions (robustness.misspell)
@@ -78,23 +77,3 @@ def predict_conditions(cfg, stacked: pd.DataFrame) -> dict[str, list[list[str]]]
     from ..evaluation import predict_ablation
 
     return predict_ablation(cfg, stacked)
-
-
-def timings(train_df: pd.DataFrame, test_df: pd.DataFrame, names, seed: int, repeats: int = 3) -> pd.DataFrame:
-    """Per retriever: index build time (s, both tasks) and retrieval latency (ms per query, batched search of
-    the distinct test notes), medians over `repeats` (time.perf_counter)."""
-    bodies = _bodies(test_df)
-    rows = {}
-    for name in names:
-        fit, per_query = [], []
-        for _ in range(repeats):
-            ix = CaseIndex(train_df, name, seed)
-            for task in TASKS:
-                pos = np.flatnonzero((test_df["task"] == task).to_numpy())
-                ix.neighbours([bodies[i] for i in pos], task, list(test_df["field"].iloc[pos]),
-                              list(test_df["patient_id"].iloc[pos]), 1)
-            fit.append(ix.fit_seconds), per_query.append(ix.query_seconds / max(ix.n_queries, 1))
-        rows[name] = {"documents": sum(len(t["docs"]) for t in ix.tasks.values()),
-                      "index_build_seconds": round(float(np.median(fit)), 4),
-                      "latency_ms_per_query": round(1000 * float(np.median(per_query)), 3)}
-    return pd.DataFrame(rows).T.astype({"documents": int}).rename_axis("retriever")

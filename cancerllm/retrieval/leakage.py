@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .index import _bodies, held_out_hashes, note_key
+from ..cases.index import _bodies, held_out_hashes, note_key
 
 NEAR_DUPLICATE = 0.9  # character n-gram cosine at which a retrieved note counts as a near-duplicate of the query
 

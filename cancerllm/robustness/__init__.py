@@ -6,8 +6,9 @@ Every perturbation edits only the note *body* inside an instruction's ``context`
 the instruction, the question and the gold answers stay as they are, except in the counterfactual, which changes
 the expected answer on purpose.
 
-- ``perturbations``: ``misspell``, ``ocr_confuse``, ``abbreviate`` on a text, ``stable_seed``, and
-  ``perturb_bodies`` (one seeded perturbation on every instance's note body; also used by ``retrieval``);
+- ``cancerllm.perturb`` (a core module, re-exported here): ``misspell``, ``ocr_confuse``, ``abbreviate`` on a
+  text, ``stable_seed``, and ``perturb_bodies`` (one seeded perturbation on every instance's note body; also
+  used by the retrieval prompts, ``cancerllm.cases``);
 - ``counterfactual``: one stated value changed everywhere in the note (``counterfactual``, ``counterfactual_set``);
 - ``testbed``: every condition stacked into one frame (``build_testbed``) and its predictions;
 - ``scoring``: the F1 sweep and the counterfactual outcome rates;
@@ -16,12 +17,27 @@ the expected answer on purpose.
 
 from ..instructions import join_input as join_context
 from ..instructions import split_input as split_context
+from ..perturb import (
+                            ABBREVIATIONS,
+                            OCR_CONFUSIONS,
+                            QWERTY_NEIGHBOURS,
+                            abbreviate,
+                            misspell,
+                            n_to_edit,
+                            ocr_confuse,
+                            perturb_bodies,
+                            stable_seed,
+)
 from .counterfactual import CF_FIELDS, counterfactual, counterfactual_set
-from .perturbations import (ABBREVIATIONS, OCR_CONFUSIONS, QWERTY_NEIGHBOURS, abbreviate, misspell, n_to_edit,
-                            ocr_confuse, perturb_bodies, stable_seed)
 from .report import abbreviation_table, example_or_notice, robustness_summary, sample_note, save_results, sweep_wide
-from .scoring import (CF_MATCH_METRIC, SWEEP_METRICS, counterfactual_by_field, counterfactual_outcomes,
-                      counterfactual_rates, sweep_table)
+from .scoring import (
+                            CF_MATCH_METRIC,
+                            SWEEP_METRICS,
+                            counterfactual_by_field,
+                            counterfactual_outcomes,
+                            counterfactual_rates,
+                            sweep_table,
+)
 from .testbed import CONDITIONS, build_testbed, counterfactual_decoding, predict_testbed, testbed_table
 
 __all__ = ["stable_seed", "n_to_edit", "split_context", "join_context", "misspell", "ocr_confuse", "abbreviate",

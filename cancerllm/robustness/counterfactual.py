@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..data.schema import NOT_MENTIONED
 from ..instructions import cap_examples, split_input
-from .perturbations import stable_seed, with_body
+from ..perturb import stable_seed, with_body
 
 CF_FIELDS = ["t_stage", "n_stage", "grade", "tumor_size", "histologic_type", "tumor_site"]
 

@@ -13,10 +13,10 @@ import pandas as pd
 
 from .. import evaluation
 from ..baselines import TfidfBaseline
-from .scoring import counterfactual_rates
 from ..instructions import cap_examples
+from ..perturb import perturb_bodies, with_body
 from .counterfactual import counterfactual_set
-from .perturbations import perturb_bodies, with_body
+from .scoring import counterfactual_rates
 
 CONDITIONS = ["misspelling", "ocr", "abbrev_contract", "abbrev_expand", "counterfactual"]
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.loaders import text_hash
-from ..instructions import split_input
+from ..instructions import TASKS, split_input
 from .retrievers import RETRIEVERS
 
 KEY_CHARS = 160  # a note's identity for exclusion: the hash of its first 160 characters (see note_key)
@@ -91,3 +91,22 @@ class CaseIndex:
                 return out
             fetch = n_docs  # a few queries lost too many candidates: search everything once more
 
+
+def timings(train_df: pd.DataFrame, test_df: pd.DataFrame, names, seed: int, repeats: int = 3) -> pd.DataFrame:
+    """Per retriever: index build time (s, both tasks) and retrieval latency (ms per query, batched search of
+    the distinct test notes), medians over `repeats` (time.perf_counter)."""
+    bodies = _bodies(test_df)
+    rows = {}
+    for name in names:
+        fit, per_query = [], []
+        for _ in range(repeats):
+            ix = CaseIndex(train_df, name, seed)
+            for task in TASKS:
+                pos = np.flatnonzero((test_df["task"] == task).to_numpy())
+                ix.neighbours([bodies[i] for i in pos], task, list(test_df["field"].iloc[pos]),
+                              list(test_df["patient_id"].iloc[pos]), 1)
+            fit.append(ix.fit_seconds), per_query.append(ix.query_seconds / max(ix.n_queries, 1))
+        rows[name] = {"documents": sum(len(t["docs"]) for t in ix.tasks.values()),
+                      "index_build_seconds": round(float(np.median(fit)), 4),
+                      "latency_ms_per_query": round(1000 * float(np.median(per_query)), 3)}
+    return pd.DataFrame(rows).T.astype({"documents": int}).rename_axis("retriever")

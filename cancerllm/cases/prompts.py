@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..data.schema import NOT_MENTIONED
 from ..instructions import QUESTIONS, TASKS, join_input, render
-from ..robustness import perturb_bodies
+from ..perturb import perturb_bodies
 from .index import CaseIndex, _bodies, held_out_hashes
 
 SNIPPET_TOKENS = {"phenotype_extraction": 25, "diagnosis_generation": 40}  # evidence per worked example
@@ -84,7 +84,7 @@ def read_tokens(row, tokenizer) -> int:
     (read passage by passage, ``inference.sentence_prompts``)."""
     if row["task"] != "phenotype_extraction":
         return _n_tokens(tokenizer, row["prompt"])
-    from ..inference import sentence_prompts  # inference imports this package
+    from ..inference import sentence_prompts
 
     return max([_n_tokens(tokenizer, q) for q in sentence_prompts(row)] or [_n_tokens(tokenizer, row["prompt"])])
 
@@ -132,7 +132,7 @@ def _examples(cases: pd.DataFrame, size: int, tokenizer) -> list[str]:
 
 
 def _phenotype_prompt(row, body: str, cases: pd.DataFrame, tokenizer, max_prompt_tokens: int, style: str):
-    from ..inference import sentence_prompts  # inference imports this package
+    from ..inference import sentence_prompts
 
     def passage_prompts(ctx: str) -> list[str]:
         return sentence_prompts({"context": ctx, "field": row.field, "instruction": row.instruction, "style": style})

@@ -28,7 +28,7 @@ import re
 
 import pandas as pd
 
-from ..instructions import join_input, render, split_input
+from .instructions import join_input, render, split_input
 
 
 def stable_seed(*parts) -> int:
