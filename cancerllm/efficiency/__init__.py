@@ -11,50 +11,18 @@ Where the code lives:
 Used in cancerllm.bench and notebooks/50_efficiency.ipynb.
 """
 
-from ..measure.flops import flops_per_token, matmul_parameters, mfu, model_flops_per_token, trainable_parameters
-from ..measure.hardware import (
-                          configure_threads,
-                          cpu_model,
-                          hardware_label,
-                          matmul_peak_gflops,
-                          peak_gflops,
-                          physical_cores,
-                          refresh_peak,
-)
-from ..measure.memory import Measurement, current_rss_gb, measure, peak_rss_gb, process_peak_rss_gb, reset_peak_memory
-from .experiments import (
-                          comparison_shape,
-                          generation_prompts,
-                          inference_sweep,
-                          lora_vs_full,
-                          precision_compare,
-                          retrieval_cost,
-                          scaling_sweep,
-                          sft_texts,
-                          stage_costs,
-                          train_run,
-)
+from ..measure import *  # noqa: F403 (the primitives, re-exported for the chapter and bench)
+from ..measure import __all__ as _MEASURE
+from .experiments import (comparison_shape, generation_prompts, inference_sweep, lora_vs_full, precision_compare,
+                          retrieval_cost, scaling_sweep, sft_texts, stage_costs, train_run)
 from .extraction import extraction_costs, extraction_per_arm, extraction_summary, report_instances
-from .report import (
-                          REPORTED,
-                          chapter_metrics,
-                          hardware_info,
-                          hardware_table,
-                          inference_summary,
-                          lora_summary,
-                          precision_summary,
-                          reported_table,
-                          scaling_summary,
-                          table_or_notice,
-)
+from .report import (REPORTED, chapter_metrics, hardware_info, hardware_table, inference_summary, lora_summary,
+                     precision_summary, reported_table, scaling_summary, table_or_notice)
 
 STAGE = "50_efficiency"
 
-__all__ = ["REPORTED", "STAGE", "Measurement", "chapter_metrics", "comparison_shape", "configure_threads",
-           "extraction_costs", "extraction_per_arm", "extraction_summary", "report_instances",
-           "cpu_model", "current_rss_gb", "flops_per_token", "generation_prompts", "hardware_info", "hardware_label", "hardware_table",
-           "inference_summary", "inference_sweep", "lora_summary", "lora_vs_full", "matmul_parameters",
-           "matmul_peak_gflops", "measure", "mfu", "model_flops_per_token", "peak_gflops", "peak_rss_gb", "physical_cores", "precision_compare",
-           "precision_summary", "process_peak_rss_gb", "refresh_peak", "reported_table", "reset_peak_memory",
-           "retrieval_cost", "scaling_summary", "scaling_sweep", "sft_texts", "stage_costs", "table_or_notice",
-           "train_run", "trainable_parameters"]
+__all__ = [*_MEASURE, "REPORTED", "STAGE", "chapter_metrics", "comparison_shape", "extraction_costs",
+           "extraction_per_arm", "extraction_summary", "generation_prompts", "hardware_info", "hardware_table",
+           "inference_summary", "inference_sweep", "lora_summary", "lora_vs_full", "precision_compare",
+           "precision_summary", "report_instances", "reported_table", "retrieval_cost", "scaling_summary",
+           "scaling_sweep", "sft_texts", "stage_costs", "table_or_notice", "train_run"]
