@@ -4,15 +4,8 @@ MFU (flops.py). Every training stage records these (cancerllm.training); the eff
 (cancerllm.efficiency) and the benchmark report them."""
 
 from .flops import flops_per_token, matmul_parameters, mfu, model_flops_per_token, trainable_parameters
-from .hardware import (
-                       configure_threads,
-                       cpu_model,
-                       hardware_label,
-                       matmul_peak_gflops,
-                       peak_gflops,
-                       physical_cores,
-                       refresh_peak,
-)
+from .hardware import (configure_threads, cpu_model, hardware_label, matmul_peak_gflops, peak_gflops, physical_cores,
+                       refresh_peak)
 from .memory import Measurement, current_rss_gb, measure, peak_rss_gb, process_peak_rss_gb, reset_peak_memory
 
 __all__ = ["Measurement", "configure_threads", "cpu_model", "current_rss_gb", "flops_per_token", "hardware_label",

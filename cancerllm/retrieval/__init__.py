@@ -16,7 +16,7 @@ prompt format and the results were not published, and no code for it is public.
 - **Leakage** (`leakage`): `leakage_report` measures what got through (same patient, held-out id or hash, and
   near-duplicates by character n-gram cosine >= 0.9; the last is reported, not filtered).
 - **Conditions** (`conditions`): no retrieval, each retriever at k, a k-sweep, and the notes misspelled at 30%
-  (`robustness.perturb_bodies`) without and with each retriever, stacked so every model predicts all of them in
+  (`perturb.perturb_bodies`) without and with each retriever, stacked so every model predicts all of them in
   one batched call; `cases.index.timings` measures each retriever's cost for notebooks/50_efficiency.
 - **Scores** (`scoring`, `report`): `evaluation.score` per condition, the kNN majority answer of the retrieved
   cases as a non-LM reference, paired-bootstrap gains (`stats`), and the chapter's tables and summary.
@@ -26,28 +26,13 @@ Used in notebooks/60_retrieval.ipynb.
 
 from ..cases.index import KEY_CHARS, CaseIndex, held_out_hashes, note_key, timings
 from ..cases.index import _bodies as _bodies  # the note body of each row (used by tests)
-from ..cases.prompts import (
-                     MIN_BODY_TOKENS,
-                     SNIPPET_TOKENS,
-                     augment,
-                     build_prompt,
-                     evidence_snippet,
-                     perturb,
-                     prompt_budget,
-)
+from ..cases.prompts import (MIN_BODY_TOKENS, SNIPPET_TOKENS, augment, build_prompt, evidence_snippet, perturb,
+                             prompt_budget)
 from ..cases.retrievers import RETRIEVERS, BM25Retriever, CharNgramRetriever, TfidfRetriever
 from .conditions import MISSPELL_RATE, STAGE, build_conditions, condition_name, load_tokenizer, predict_conditions
 from .leakage import NEAR_DUPLICATE, leakage_report, leakage_table
-from .report import (
-                     condition_overview,
-                     example_prompt,
-                     f1_table,
-                     gain_display,
-                     metrics_json,
-                     noise_table,
-                     retrieval_summary,
-                     sample_note,
-)
+from .report import (condition_overview, example_prompt, f1_table, gain_display, metrics_json, noise_table,
+                     retrieval_summary, sample_note)
 from .scoring import KNN, gain_table, knn_answers, score_conditions
 
 __all__ = ["STAGE", "MISSPELL_RATE", "KEY_CHARS", "NEAR_DUPLICATE", "SNIPPET_TOKENS", "MIN_BODY_TOKENS", "KNN",

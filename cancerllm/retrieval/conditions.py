@@ -1,5 +1,5 @@
 """The chapter's conditions (`build_conditions`): no retrieval, each retriever at k, a k-sweep (first retriever),
-and the notes misspelled at MISSPELL_RATE (`robustness.perturb_bodies`) without and with each retriever, stacked
+and the notes misspelled at MISSPELL_RATE (`perturb.perturb_bodies`) without and with each retriever, stacked
 so every model predicts all of them in one batched call, and the models' predictions on them. (The retrievers'
 cost, `cases.index.timings`, is measured in notebooks/50_efficiency.)
 Used in notebooks/60_retrieval.ipynb.

@@ -17,27 +17,12 @@ the expected answer on purpose.
 
 from ..instructions import join_input as join_context
 from ..instructions import split_input as split_context
-from ..perturb import (
-                            ABBREVIATIONS,
-                            OCR_CONFUSIONS,
-                            QWERTY_NEIGHBOURS,
-                            abbreviate,
-                            misspell,
-                            n_to_edit,
-                            ocr_confuse,
-                            perturb_bodies,
-                            stable_seed,
-)
+from ..perturb import (ABBREVIATIONS, OCR_CONFUSIONS, QWERTY_NEIGHBOURS, abbreviate, misspell, n_to_edit, ocr_confuse,
+                       perturb_bodies, stable_seed)
 from .counterfactual import CF_FIELDS, counterfactual, counterfactual_set
 from .report import abbreviation_table, example_or_notice, robustness_summary, sample_note, save_results, sweep_wide
-from .scoring import (
-                            CF_MATCH_METRIC,
-                            SWEEP_METRICS,
-                            counterfactual_by_field,
-                            counterfactual_outcomes,
-                            counterfactual_rates,
-                            sweep_table,
-)
+from .scoring import (CF_MATCH_METRIC, SWEEP_METRICS, counterfactual_by_field, counterfactual_outcomes,
+                      counterfactual_rates, sweep_table)
 from .testbed import CONDITIONS, build_testbed, counterfactual_decoding, predict_testbed, testbed_table
 
 __all__ = ["stable_seed", "n_to_edit", "split_context", "join_context", "misspell", "ocr_confuse", "abbreviate",
