@@ -16,7 +16,7 @@ class ModelError(ValueError):
 
 class LeakError(ValueError):
     """The publishing gate found note text or an identifier in a real-data book: one located line per finding
-    (file, cell or line, kind, length), never the matched text. See cancerllm/gate.py."""
+    (file, cell or line, kind, length), never the matched text. See cancerllm/gate/."""
 
 
 class DiskSpaceError(OSError):

@@ -18,7 +18,7 @@ word-splitting BPE), and the synthetic cohort's cancer CPT corpus trains on each
 half with the rest verbatim. Nothing but the CPT corpus contains them, so the held-out rate of a canary is 0 by
 construction: a model that reproduces the 16x canaries and not the 1x ones shows the check can see memorisation,
 and how much repetition it takes. Canary strings carry no digits, month names or record keywords, so the
-publishing gate's identifier rules (cancerllm/gate.py) never match them.
+publishing gate's identifier rules (cancerllm/gate/rules.py) never match them.
 
 Gate. For a real-data run `cancerllm.gate.check_memorisation` refuses the book when a model's recorded excess
 exceeds `MAX_EXCESS_RATE`, or when stage 20 recorded no memorisation result (runs made before this check).

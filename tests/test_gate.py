@@ -1,4 +1,4 @@
-"""The publishing gate (cancerllm/gate.py): a real-data book that prints note text or an identifier is not built.
+"""The publishing gate (cancerllm/gate/): a real-data book that prints note text or an identifier is not built.
 
 Runs are faked in tmp_path (manifest + tiny executed notebooks for every stage) and `jupyter-book` is replaced
 by a stand-in that renders each chapter's outputs as HTML, so build_book's before- and after-build scans run

@@ -1,4 +1,4 @@
-"""The memorisation check (cancerllm/memorisation.py) and its gate (cancerllm/gate.py `check_memorisation`).
+"""The memorisation check (cancerllm/memorisation.py) and its gate (cancerllm/gate/ `check_memorisation`).
 
 A tiny Mistral (hidden 64, two layers) trained for 300 full fine-tuning steps at a high learning rate on
 four texts must continue them verbatim, and neither it on unseen texts nor the untrained model on its texts may.
