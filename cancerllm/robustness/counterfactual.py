@@ -170,7 +170,7 @@ def _cf_size(body, gold, rng):
 
 def _forms(value: str, cancer_type: str) -> list[str]:
     """Surface forms of a histologic type: the synthetic table's synonyms when it knows the value, else itself."""
-    from ..data.synthetic import CANCER_TABLE
+    from ..data.vocabulary import CANCER_TABLE
 
     for h in CANCER_TABLE.get(cancer_type, {}).get("hists", []):
         if h["canon"] == value:
@@ -184,7 +184,7 @@ def _form_regex(form: str) -> str:
 
 
 def _cf_histology(body, gold, rng, cancer_type, alternatives):
-    from ..data.synthetic import CANCER_TABLE
+    from ..data.vocabulary import CANCER_TABLE
 
     table = [h["canon"] for h in CANCER_TABLE.get(cancer_type, {}).get("hists", [])]
     options = [v for v in (table if gold in table else alternatives) if v != gold]

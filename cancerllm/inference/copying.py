@@ -1,0 +1,105 @@
+"""Copy-constrained decoding (our design; the paper decodes freely): ``copies`` says whether an answer is a
+copy of its passage, ``CopyConstraint`` keeps greedy generation to such copies. Used by ``generation.generate``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from transformers import LogitsProcessor
+
+from ..instructions import NOT_RELEVANT
+
+
+def _whole(piece: str, source: str) -> bool:
+    """`piece` occurs in `source` as whole words: no letter or digit either side, except that a TNM component
+    may end where the next one of a chain begins ("pT2" in "pT2N1M0")."""
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(piece)}(?:(?![A-Za-z0-9])|(?<=[0-4Xsa-d])(?=[NM][0-4Xx]))",
+                     source) is not None
+
+
+def copies(answer: str, source: str, final: bool = False, stock: tuple[str, ...] = (NOT_RELEVANT,)) -> bool:
+    """Whether `answer` (or, unless `final`, the start of one being generated) is a copy of `source`: its
+    ", "-separated pieces are phrases of the passage (whitespace collapsed, case kept) made of whole words —
+    the last one may still be growing unless the answer is `final` or has ended at a newline (``parse_answer``
+    reads only what comes before one) — or it is (the start of) a stock reply."""
+    text, ended = answer.split("\n", 1)[0].lstrip(), final or "\n" in answer
+    if not text:
+        return True
+    if any(s == text or (not ended and s.startswith(text)) for s in stock):
+        return True
+    *done, last = text.split(", ")
+    return (all(_whole(p, source) for p in done)
+            and (_whole(last, source) if ended else (last == "" or last in source)))
+
+
+_TOKEN_TEXTS: dict[int, tuple[dict[str, list[int]], list[int]]] = {}
+
+
+def _token_texts(tokenizer) -> tuple[dict[str, list[int]], list[int]]:
+    """(token text -> ids, ids of tokens with no letter or digit) of a tokenizer, special tokens left out;
+    computed once per tokenizer."""
+    key = id(tokenizer)
+    if key not in _TOKEN_TEXTS:
+        special = set(tokenizer.all_special_ids)
+        by_text: dict[str, list[int]] = {}
+        for i in range(len(tokenizer)):
+            if i not in special:
+                by_text.setdefault(tokenizer.decode([i]), []).append(i)
+        marks = [i for t, ids in by_text.items() if not any(c.isalnum() for c in t) for i in ids]
+        _TOKEN_TEXTS[key] = (by_text, marks)
+    return _TOKEN_TEXTS[key]
+
+
+class CopyConstraint(LogitsProcessor):
+    """Copy-constrained greedy decoding (our design; the paper decodes freely): at every step each row takes its
+    highest-scoring token that keeps the answer a copy of the row's passage (``copies``) — or EOS, allowed once
+    the answer is a whole copy — so a phenotype answer can only be a phrase the passage states, or "not
+    relevant". Which phrase, and whether to answer at all, is still the model's choice. `sources[b]` is batch
+    row b's passage; `start` the prompts' padded length.
+
+    Cheap: a row's candidate tokens are fixed once (every token whose text, or its text without leading spaces,
+    occurs in the passage or the stock reply, and punctuation/space tokens); each step checks only those, best
+    score first, and stops at the first that ``copies`` accepts."""
+
+    MAX_TOKEN_CHARS = 24
+
+    def __init__(self, tokenizer, sources: list[str], start: int):
+        self.tokenizer, self.start = tokenizer, start
+        self.sources = [" ".join(s.split()) for s in sources]
+        self.eos = tokenizer.eos_token_id
+        by_text, marks = _token_texts(tokenizer)
+        self.texts = {i: t for t, ids in by_text.items() for i in ids}
+        self.candidates = []
+        for src in self.sources:
+            ids = set(marks)
+            for text in (src, NOT_RELEVANT):
+                for j in range(len(text)):
+                    for k in range(j + 1, min(j + self.MAX_TOKEN_CHARS, len(text)) + 1):
+                        for piece in (text[j:k], " " + text[j:k]):
+                            ids.update(by_text.get(piece, ()))
+            self.candidates.append(torch.tensor(sorted(ids), dtype=torch.long))
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        out = torch.full_like(scores, float("-inf"))
+        for b in range(scores.shape[0]):
+            ids = input_ids[b, self.start:].tolist()
+            if self.eos in ids:  # finished row: padding follows
+                out[b] = scores[b]
+                continue
+            text, src, cand = self.tokenizer.decode(ids, skip_special_tokens=True), self.sources[b], self.candidates[b]
+            row = scores[b].detach().float().cpu()  # one copy per row: no device sync per candidate on a GPU
+            order = cand[row[cand].argsort(descending=True)].tolist()
+            best = None
+            for t in order:
+                if row[t] < row[self.eos]:
+                    break  # EOS scores higher than every candidate left
+                if copies(text + self.texts[t], src):
+                    best = t
+                    break
+            if best is None:  # EOS; or, while the answer is not yet a whole copy, the best allowed candidate
+                best = self.eos if copies(text, src, final=True) else next(
+                    (t for t in order if copies(text + self.texts[t], src)), self.eos)
+            out[b, best] = scores[b, best]
+        return out
