@@ -1,5 +1,5 @@
 """Calibration and abstention, pinned on hand-worked examples (cancerllm/calibration.py) and the confidence the
-LMs' answers carry (cancerllm/inference.py)."""
+LMs' answers carry (cancerllm/inference/)."""
 
 from __future__ import annotations
 
