@@ -35,24 +35,20 @@ itself) and the metric, with gold as reference and prediction as candidate:
   * rouge_l: coco-caption's real LCS ROUGE-L (same F-beta, beta = 1.2), present but unused there.
 Corpus scores are macro averages x100 of per-instance P, R and F1 (mean of F1s, not F1 of means).
 
-clinical_* metrics run ``clinical_normalize`` on every string before the same reference procedure.
+clinical_* metrics run ``clinical_normalize`` (``metrics.clinical``) on every string before the same reference
+procedure.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import string
-from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
 from typing import Callable
 
-import pandas as pd
 from nltk.stem.porter import PorterStemmer
 
-from .errors import DataError
+from .clinical import clinical_normalize
 
 _PUNCT = str.maketrans("", "", string.punctuation)
 _PORTER = PorterStemmer(mode=PorterStemmer.NLTK_EXTENSIONS)
@@ -142,91 +138,6 @@ def _reference_match(core: Callable[[str, str], float]) -> Callable[[str, str], 
     return match
 
 
-# ---------------------------------------------------------------- clinical normalisation
-_NOT_MENTIONED = re.compile(
-    r"^(?:not (?:mentioned|stated|reported|specified|documented|available|provided|given|found|"
-    r"known|applicable|relevant)|unknown|n ?a|none mentioned|no information)"
-    r"(?: in the (?:given )?(?:text|context|report|note))?$")
-_MARKERS = r"er|pr|her2|egfr|alk|ros1|pdl1|ki67"
-_ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
-_TNM_PART = r"(?:yp|yc|rp|p|c|y|r)?([tnm](?:x|is|\d)(?:mi|[a-d]\d?)?)"
-_NUM = r"\d+(?:\.\d+)?|\.\d+"
-# (pattern, replacement) applied in order to lowercased text; every entry is idempotent.
-_CLINICAL_RULES: list[tuple[str, str | Callable]] = [
-    (r"×", "x"),
-    (r"\bo?estrogen receptors?\b", "er"),
-    (r"\b(?:progesterone receptors?|pgr)\b", "pr"),
-    (r"\b(?:her-?2 ?/ ?neu|her-?2neu|her-2|her 2|erbb2)\b", "her2"),
-    (r"\bpd-l1\b", "pdl1"),
-    (r"\bki-67\b", "ki67"),
-    (rf"\b({_MARKERS})\s*(?:\(\+\)|\+ve\b|\+)", r"\1 positive"),
-    (rf"\b({_MARKERS})\s*(?:\(-\)|-ve\b|-(?![a-z0-9]))", r"\1 negative"),
-    (r"(?<=[a-z])-(?=[a-z0-9])|(?<=[0-9])-(?=[a-z])", " "),  # ER-positive -> er positive
-    (r"\bpos\b", "positive"),
-    (r"\bneg\b", "negative"),
-    (r"\bidc\b", "invasive ductal carcinoma"),
-    (r"\bilc\b", "invasive lobular carcinoma"),
-    (r"\bdcis\b", "ductal carcinoma in situ"),
-    (r"\blcis\b", "lobular carcinoma in situ"),
-    (r"\bscc\b", "squamous cell carcinoma"),
-    (r"\brcc\b", "renal cell carcinoma"),
-    (r"\bhcc\b", "hepatocellular carcinoma"),
-    (r"\b(?:nsclc|non small cell lung carcinoma)\b", "non small cell lung cancer"),
-    (r"\b(?:sclc|(?<!non )small cell lung carcinoma)\b", "small cell lung cancer"),
-    (r"\badeno ?ca\b", "adenocarcinoma"),
-    (r"\bwell differentiated\b", "grade 1"),
-    (r"\bmoderately differentiated\b", "grade 2"),
-    (r"\bpoorly differentiated\b", "grade 3"),
-    (r"\bundifferentiated\b", "grade 4"),
-    (r"\bg([1-4])\b", r"grade \1"),
-    (r"\bgrade\s*(iv|iii|ii|i|[1-4])\b", lambda m: "grade " + _ROMAN.get(m[1], m[1])),
-    (r"\bstage\s*(iv|iii|ii|i)([a-c]?)\b", lambda m: f"stage {_ROMAN[m[1]]}{m[2]}"),
-    (rf"\b(?:{_TNM_PART})+\b", lambda m: " ".join(re.findall(_TNM_PART, m[0]))),
-    (rf"(?<![\w.-])((?:{_NUM})(?:\s*(?:[x*-]|to)\s*(?:{_NUM}))*)\s*"
-     r"(mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?)\b", lambda m: _to_mm(m[1], m[2])),
-    (r"(?<![\d.])(\d*\.\d+)(?!\d)", lambda m: _fmt_num(Decimal(m[1]))),
-    (r"\s*%|\bper ?cent\b", " percent"),
-    (r"[/,;:()\[\]]", " "),
-]
-_CLINICAL_RULES_RE = [(re.compile(p), r) for p, r in _CLINICAL_RULES]
-
-
-def _to_mm(chain: str, unit: str) -> str:
-    """"2.5 x 1 " + "cm" -> "25 x 10 mm"; "2-3" + "cm" -> "20 to 30 mm"."""
-    parts = re.split(r"\s*([x*-]|to)\s*", chain.strip())
-    scale = 10 if unit.startswith("c") else 1
-    out = [_fmt_num(Decimal(t) * scale) if i % 2 == 0 else ("x" if t in "x*" else "to")
-           for i, t in enumerate(parts)]
-    return " ".join(out) + " mm"
-
-
-def _fmt_num(d: Decimal) -> str:
-    """Canonical number: 25.0 -> "25", 12.50 -> "12point5" (a "." would be deleted later)."""
-    s = format(d.normalize(), "f")
-    return s.replace(".", "point") if "." in s else s
-
-
-def clinical_normalize(s: str) -> str:
-    """Map clinically equivalent spellings to one form (the paper's scorer has no such step).
-
-    Lowercases, then applies ``_CLINICAL_RULES`` in order: receptor names and +/- signs
-    ("ER+" == "ER positive" == "estrogen receptor pos"), letter hyphens to spaces, abbreviations
-    expanded (IDC, ILC, DCIS, LCIS, SCC, RCC, HCC, NSCLC, SCLC, adenoca), grades to "grade N"
-    ("G2" == "grade II" == "moderately differentiated"), roman stages to arabic, TNM prefixes
-    p/c/y/yp/yc/r/rp dropped with sub-stages kept ("ypT2N0" -> "t2 n0", "pN1a" -> "n1a"),
-    lengths to millimetres ("2.5cm" == "25 mm" -> "25 mm", "2.5 x 1 cm" -> "25 x 10 mm"),
-    decimals made punctuation-proof ("2.5" -> "2point5", so unlike the reference "2.5" != "25"),
-    "%" -> "percent", separators to spaces. A whole answer meaning "no answer" ("not stated",
-    "not reported", "N/A", "unknown", ...) becomes "not mentioned". Idempotent.
-    """
-    s = " ".join(s.lower().split())
-    if _NOT_MENTIONED.match(" ".join(re.sub(r"[^\w\s]", " ", s).split())):
-        return "not mentioned"
-    for pattern, repl in _CLINICAL_RULES_RE:
-        s = pattern.sub(repl, s)
-    return " ".join(s.split())
-
-
 # ---------------------------------------------------------------- registry and scoring
 _BASE = {"exact_match": _exact, "bleu2": _bleu2, "rouge_l_reference": _rouge_set, "rouge_l": _rouge_lcs}
 REFERENCE_METRICS = ["exact_match", "bleu2", "rouge_l_reference", "rouge_l"]
@@ -295,59 +206,3 @@ def corpus_prf(golds: list[list[str]], preds: list[list[str]], metric: str) -> d
         p_sum, r_sum, f_sum = p_sum + p, r_sum + r, f_sum + f
     n = len(golds)
     return {"precision": 100.0 * p_sum / n, "recall": 100.0 * r_sum / n, "f1": 100.0 * f_sum / n}
-
-
-def score_table(golds, preds, metrics=None) -> pd.DataFrame:
-    """One row per metric (default: all eight), columns precision, recall, f1 (x100)."""
-    names = list(metrics) if metrics is not None else REFERENCE_METRICS + CLINICAL_METRICS
-    rows = [corpus_prf(golds, preds, name) for name in names]
-    return pd.DataFrame(rows, index=pd.Index(names, name="metric"),
-                        columns=["precision", "recall", "f1"])
-
-
-def read_answers_jsonl(path) -> dict[str, list[str]]:
-    """Read ``{"id": ..., "answers": [...]}`` lines (blank lines skipped) into {str(id): answers}. A bad file is
-    one DataError naming it and the line (`score` answers exit 2)."""
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, not an answers file")
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    out: dict[str, list[str]] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text; re-save the file as UTF-8") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or "id" not in record or "answers" not in record:
-            raise DataError(f"{path}: line {lineno}: record needs keys 'id' and 'answers'")
-        answers = record["answers"]
-        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-            raise DataError(f"{path}: line {lineno}: 'answers' must be a list of strings")
-        if not isinstance(record["id"], (str, int)) or isinstance(record["id"], bool):
-            raise DataError(f"{path}: line {lineno}: 'id' must be a string or an integer")
-        key = str(record["id"])
-        if key in out:
-            raise DataError(f"{path}: line {lineno}: duplicate id {key!r}")
-        out[key] = answers
-    if not out:
-        raise DataError(f"{path}: no answers (every line is blank)")
-    return out
-
-
-def score_files(gold_path, pred_path) -> pd.DataFrame:
-    """Align two answer files by id and score all eight metrics (``score_table``)."""
-    gold, pred = read_answers_jsonl(gold_path), read_answers_jsonl(pred_path)
-    missing_pred = [i for i in gold if i not in pred]
-    missing_gold = [i for i in pred if i not in gold]
-    if missing_pred or missing_gold:
-        raise DataError(f"id sets differ: missing from {pred_path}: {missing_pred[:20]}; "
-                        f"missing from {gold_path}: {missing_gold[:20]}")
-    ids = list(gold)
-    return score_table([gold[i] for i in ids], [pred[i] for i in ids])

@@ -1,0 +1,122 @@
+"""The systems of chapter 30 and their answers: the LM systems (every tuned arm, the untuned base, untuned
+external arms zero- or few-shot: ``model_systems``), each loaded and asked as the run says (``predict_models``,
+``predict_ablation``, ``predict_confident``), the rule and TF-IDF baselines (``predict_baselines``) and the
+answers saved as JSONL (``save_predictions``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import baselines, inference, pipeline
+from ..config import arm_names
+
+ZERO_SHOT, FEW_SHOT = "_zero_shot", "_few_shot"  # suffixes of an untuned external arm's system names
+
+
+def model_systems(cfg) -> list[str]:
+    """The LM systems of chapter 30: every tuned arm (``config.arm_names``: the ablation, then `arms`), the
+    untuned base (zero_shot) and every external arm untuned — "<arm>_zero_shot" with `arms_zero_shot`,
+    "<arm>_few_shot" with `arms_few_shot` worked examples."""
+    return [*arm_names(cfg), "zero_shot", *(f"{a}{ZERO_SHOT}" for a in cfg.arms if cfg.arms_zero_shot),
+            *(f"{a}{FEW_SHOT}" for a in cfg.arms if cfg.arms_few_shot)]
+
+
+def untuned_arm(cfg, name: str) -> tuple[str | None, str | None]:
+    """(arm, "zero" | "few") for an untuned-arm system name of ``model_systems``; (None, None) otherwise."""
+    for suffix, kind in ((ZERO_SHOT, "zero"), (FEW_SHOT, "few")):
+        if name.endswith(suffix) and name.removesuffix(suffix) in cfg.arms:
+            return name.removesuffix(suffix), kind
+    return None, None
+
+
+def few_shot_rows(cfg, test: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
+    """`test` with `arms_few_shot` worked examples in every prompt: the training cases of the same task and field
+    that BM25 ranks nearest to the note (``cases.prompts.augment``, the retrieval chapter's prompts and
+    budget; a test patient's own notes are never retrieved)."""
+    from ..cases.prompts import augment, prompt_budget
+
+    _, tokenizer = pipeline.load_base(cfg)
+    return augment(test, train, "bm25", cfg.arms_few_shot, tokenizer, prompt_budget(cfg), cfg.seed)
+
+
+def _load_system(cfg, name: str):
+    """(model, tokenizer, prompt wrapper) of an LM system of ``model_systems``: an untuned external arm is
+    asked through its own chat template where its tokenizer has one (``inference.chat_wrapper``)."""
+    if name == "zero_shot":
+        return (*pipeline.load_base(cfg), None)
+    arm, _ = untuned_arm(cfg, name)
+    if arm is not None:
+        model, tokenizer = pipeline.load_arm(cfg, arm)
+        return model, tokenizer, inference.chat_wrapper(tokenizer)
+    return (*pipeline.load_tuned(cfg, name), None)
+
+
+def predict_models(cfg, test: pd.DataFrame, details: dict | None = None,
+                   train: pd.DataFrame | None = None) -> dict[str, list[list[str]]]:
+    """Parsed answers of every LM system (trained adapters on their own base; the untuned base as zero-shot;
+    untuned external arms zero- or few-shot, the few-shot examples retrieved from `train`, default the run's
+    saved training instances). A `details` dict is filled with each system's reading cost and conflicts
+    (``reading_cost`` reads it)."""
+    import time
+
+    preds = {}
+    reading = pipeline.reading(cfg)
+    shots = None
+    for name in model_systems(cfg):
+        model, tokenizer, wrap = _load_system(cfg, name)
+        rows = test
+        if untuned_arm(cfg, name)[1] == "few":
+            if shots is None:
+                shots = few_shot_rows(cfg, test, pipeline.load_sets(cfg)["train"] if train is None else train)
+            rows = shots
+        t0 = time.perf_counter()
+        _, preds[name], det = inference.predict(model, tokenizer, rows, cfg.max_new_tokens, cfg.eval_batch_size,
+                                                desc=name, return_details=True, wrap=wrap, **reading)
+        if details is not None:
+            details[name] = {**det, "seconds": time.perf_counter() - t0}
+        del model
+    return preds
+
+
+def predict_ablation(cfg, examples: pd.DataFrame, confidence: dict | None = None, **decoding) -> dict:
+    """Parsed answers of each trained arm (``config.arm_names``: the ablation, then `arms`) on `examples`, each loaded
+    once (a LoRA merged into its base: ~3x faster on CPU), decoded as the run says (``pipeline.reading``) unless
+    `decoding` overrides it (``copy=False``: free greedy decoding). A `confidence` dict is filled with each
+    model's per-answer confidences ({"sequence": [...], "normalised": [...]}, ``inference.predict``). Used by
+    chapters 30, 35, 40 and 60 and ``external_validation``."""
+    reading = {**pipeline.reading(cfg), **decoding}
+    preds = {}
+    for name in arm_names(cfg):
+        model, tokenizer = pipeline.load_tuned(cfg, name)
+        _, preds[name], det = inference.predict(model, tokenizer, examples, cfg.max_new_tokens, cfg.eval_batch_size,
+                                                desc=name, return_details=True, **reading)
+        if confidence is not None:
+            confidence[name] = det["confidence"]
+        del model
+    return preds
+
+
+def predict_confident(cfg, train: pd.DataFrame, examples: pd.DataFrame) -> dict[str, dict]:
+    """Every ablation model's and TF-IDF's answers on `examples` with a confidence per answer (chapter 35):
+    {system: {"answers": [...], "sequence": [...], "normalised": [...]}} — for the LMs the answer's sequence
+    probability and its per-token geometric mean (``inference.predict``), for TF-IDF (fitted on `train`) its
+    ``predict_proba`` under both keys. The rule baseline has no confidence and is left out."""
+    conf: dict = {}
+    preds = predict_ablation(cfg, examples, confidence=conf)
+    out = {name: {"answers": preds[name], **conf[name]} for name in preds}
+    tfidf = baselines.TfidfBaseline(seed=cfg.seed).fit(train)
+    c = tfidf.confidence(examples).tolist()
+    out["tfidf_logreg"] = {"answers": tfidf.predict(examples), "sequence": c, "normalised": c}
+    return out
+
+
+def predict_baselines(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, list[list[str]]]:
+    out = baselines.predict_all(train, test, seed)
+    return {k: out[k] for k in ("rule", "tfidf_logreg") if k in out}
+
+
+def save_predictions(out: Path, test: pd.DataFrame, preds: dict) -> None:
+    for name, p in preds.items():
+        inference.write_predictions(out / "predictions" / f"{name}.jsonl", test, p)
