@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .provenance import data_description, read_manifest
 
-# The same values as cancerllm/evaluation.py's (tests/test_report.py checks): importing that module would load
+# HEADLINE repeats cancerllm/evaluation.py's (tests/test_report.py checks): importing that module would load
 # torch and transformers (~10 s) into every book build and this module's tests.
 EVAL_STAGE = "30_evaluation"
 HEADLINE = "rouge_l_reference"  # the metric the reference code actually ran for its "ROUGE-L"

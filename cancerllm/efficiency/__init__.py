@@ -21,7 +21,7 @@ from .hardware import (configure_threads, cpu_model, hardware_label, matmul_peak
 from .memory import (Measurement, current_rss_gb, measure, peak_rss_gb, process_peak_rss_gb,
                      reset_peak_memory)
 from .report import (REPORTED, chapter_metrics, hardware_info, hardware_table, inference_summary, lora_summary,
-                     precision_summary, reported_table, scaling_summary, table_or_notice)
+                     precision_summary, reported_table, scaling_summary)
 
 STAGE = "50_efficiency"
 
@@ -31,5 +31,5 @@ __all__ = ["REPORTED", "STAGE", "Measurement", "chapter_metrics", "comparison_sh
            "inference_summary", "inference_sweep", "lora_summary", "lora_vs_full", "matmul_parameters",
            "matmul_peak_gflops", "measure", "mfu", "model_flops_per_token", "peak_gflops", "peak_rss_gb", "physical_cores", "precision_compare",
            "precision_summary", "process_peak_rss_gb", "refresh_peak", "reported_table", "reset_peak_memory",
-           "retrieval_cost", "scaling_summary", "scaling_sweep", "sft_texts", "stage_costs", "table_or_notice",
+           "retrieval_cost", "scaling_summary", "scaling_sweep", "sft_texts", "stage_costs",
            "train_run", "trainable_parameters"]
