@@ -55,7 +55,7 @@ test-fast: env
 	$(PY) -m pytest -m "not slow"
 
 lint: env
-	$(PY) -m ruff check cancerllm tests || true
+	$(PY) -m ruff check cancerllm tests
 
 clean:
 	rm -rf runs book/_build

@@ -307,7 +307,7 @@ def sentence_examples(cohort: Cohort, split: str, style: str = "alpaca", negativ
             yes = [k for k, v in enumerate(pos) if v]
             hard = [k for k in range(len(texts)) if not pos[k] and any_evidence[k]]
             easy = [k for k in range(len(texts)) if not pos[k] and not any_evidence[k]]
-            n_neg = int(round(negatives * max(len(yes), 1)))
+            n_neg = round(negatives * max(len(yes), 1))
             n_hard = min(len(hard), (n_neg + 1) // 2)
             hard, easy = [int(k) for k in rng.permutation(hard)], [int(k) for k in rng.permutation(easy)]
             pick = hard[:n_hard] + easy[:n_neg - n_hard]
@@ -367,7 +367,7 @@ def split_input(context: str, field: str) -> tuple[str, str]:
         return s, ""
     if s.startswith(INPUT_PREFIX) and s.endswith(" " + question):
         return s[len(INPUT_PREFIX):-len(question) - 1], question
-    body = (s[len(INPUT_PREFIX):] if s.startswith(INPUT_PREFIX) else s).rstrip()
+    body = s.removeprefix(INPUT_PREFIX).rstrip()
     return (body[:-len(question)].rstrip(), question) if body.endswith(question) else (body, question)
 
 

@@ -20,8 +20,8 @@ import torch
 
 from . import modeling, training
 from .config import arm_names
+from .errors import ModelError
 from .instructions import build_instructions, cap_examples, frame_texts, section_views, sentence_examples
-from .modeling import ModelError
 from .provenance import file_sha256
 from .safe_weights import check_adapter_dir
 
@@ -198,7 +198,7 @@ def instruction_tuning(cfg, sets: dict) -> dict:
         model, tokenizer = load_init(cfg, name)
         out = sft_dir(cfg, name)
         tuned = arm_config(cfg, name, tokenizer, sets)  # tokenises every tuning example for an external arm
-        trained, metrics = training.run_sft(tuned, model, tokenizer, sets["sft_train"], sets["sft_dev"], out)
+        _trained, metrics = training.run_sft(tuned, model, tokenizer, sets["sft_train"], sets["sft_dev"], out)
         if name in cfg.arms:
             metrics["arm"] = {"path": cfg.arms[name], "sft_adapter": "new", "sft_max_length":
                               tuned.sft_max_length}

@@ -249,7 +249,8 @@ def confusion_grid(mats: dict, system: str, source: str, max_labels: int = 12):
                 _no_data(ax, "no test instance of this field")
                 continue
             width, lines = (30, 1) if fld in long else (9, 2)  # "not mentioned" on two lines in a stage panel
-            shown = m.rename(index=lambda v: _short(v, width, lines), columns=lambda v: _short(v, width, lines))
+            shown = m.rename(index=lambda v, w=width, n=lines: _short(v, w, n),
+                             columns=lambda v, w=width, n=lines: _short(v, w, n))
             annot = np.where(m.to_numpy() > 0, m.to_numpy().astype(str), "")
             sns.heatmap(shown, annot=annot, fmt="", annot_kws={"fontsize": MIN_FONT}, cmap="Blues", cbar=False,
                         ax=ax, linewidths=0.5, linecolor="#EEEEEE", square=fld in short)
@@ -347,7 +348,7 @@ def retrieval_gain(gains: pd.DataFrame, source: str):
             ax.bar(x, g["diff"], width, yerr=[g["diff"] - g["ci_low"], g["ci_high"] - g["diff"]], capsize=3,
                    color=RETRIEVER_COLORS.get(name), label=name, ecolor="#444444")
             for xi, d, lo, hi in zip(x, g["diff"], g["ci_low"], g["ci_high"]):
-                if d == d:
+                if pd.notna(d):
                     ax.annotate(f"{d:+.1f}", (xi, hi if d >= 0 else lo), xytext=(0, 3 if d >= 0 else -3),
                                 textcoords="offset points", ha="center", va="bottom" if d >= 0 else "top",
                                 fontsize=MIN_FONT)

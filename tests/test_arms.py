@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "cancerllm", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+                          check=False, timeout=300)
 
 
 # --- params -----------------------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def arms_run(tmp_path_factory, tiny_arms):
 def test_every_arm_is_tuned_with_lora_on_its_own_tokenizer(arms_run, tiny_arms):
     from cancerllm import pipeline
 
-    cfg, sets, sft, _, _ = arms_run
+    cfg, _sets, sft, _, _ = arms_run
     assert list(sft) == ["no_cpt", "general_cpt", "cancer_cpt", "llamita", "mistralito"]
     for name, path in tiny_arms.items():
         assert sft[name]["steps"] == 4 and sft[name]["arm"]["path"] == path

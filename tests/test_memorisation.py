@@ -106,7 +106,7 @@ def test_canaries_deterministic_unique_and_never_identifiers():
             assert not [kind for kind, pat in PATTERNS if pat.search(text)] and not _BARE_NUMBER.search(text)
 
 
-def test_canaries_planted_for_synthetic_cohorts_only(real_cfg):  # noqa: F811
+def test_canaries_planted_for_synthetic_cohorts_only(real_cfg):
     synthetic = training.cpt_corpora(generate_cohort(12, seed=5, n_general_notes=4), 5)
     docs = memorisation.canary_documents(5)
     assert sum(t in set(docs) for t in synthetic["cancer"]["train"]) == len(docs)
@@ -118,7 +118,7 @@ def test_canaries_planted_for_synthetic_cohorts_only(real_cfg):  # noqa: F811
 
 
 # ----------------------------------------------------------------------------- the gate
-def test_gate_refuses_real_run_over_threshold(real_cfg, capsys):  # noqa: F811
+def test_gate_refuses_real_run_over_threshold(real_cfg, capsys):
     run_dir = _fake_run(real_cfg)
     check_memorisation(run_dir, _manifest(real_cfg))  # the fake run's record passes: excess 0
     over = memorisation.MAX_EXCESS_RATE + 0.01
@@ -132,7 +132,7 @@ def test_gate_refuses_real_run_over_threshold(real_cfg, capsys):  # noqa: F811
     assert check_memorisation(run_dir, _manifest(real_cfg, is_real=False)) is None  # synthetic runs pass
 
 
-def test_gate_passes_real_run_below_threshold(real_cfg, capsys):  # noqa: F811
+def test_gate_passes_real_run_below_threshold(real_cfg, capsys):
     run_dir = _fake_run(real_cfg)
     write_memorisation(run_dir, {m: memorisation.MAX_EXCESS_RATE - 0.01 for m in real_cfg.ablation_models})
     assert main(["gate", str(_params(real_cfg))]) == 0
@@ -140,7 +140,7 @@ def test_gate_passes_real_run_below_threshold(real_cfg, capsys):  # noqa: F811
 
 
 @pytest.mark.parametrize("record", ["missing file", "no key", "a model missing", "NaN excess"])
-def test_gate_refuses_real_run_without_record(real_cfg, record, capsys):  # noqa: F811
+def test_gate_refuses_real_run_without_record(real_cfg, record, capsys):
     run_dir = _fake_run(real_cfg)
     path = run_dir / "20_instruction_tuning" / "metrics.json"
     if record == "missing file":

@@ -8,7 +8,7 @@ import torch
 from cancerllm import inference, instructions, modeling, pipeline, training
 from cancerllm.config import make_config
 from cancerllm.data.synthetic import generate_cohort
-from cancerllm.modeling import ModelError
+from cancerllm.errors import ModelError
 
 TINY = {"n_patients": 24, "n_general_notes": 12, "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
         "num_attention_heads": 2, "num_key_value_heads": 1, "num_hidden_layers": 1, "cpt_block_size": 64,

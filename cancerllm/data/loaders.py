@@ -82,8 +82,8 @@ def assign_splits(patient_ids, fractions, seed: int) -> dict:
     """Seeded patient-level split: every patient gets exactly one of train/dev/test."""
     ids = sorted(set(patient_ids))
     order = np.random.default_rng(seed).permutation(len(ids))
-    n_train = int(round(fractions[0] * len(ids)))
-    n_dev = int(round(fractions[1] * len(ids)))
+    n_train = round(fractions[0] * len(ids))
+    n_dev = round(fractions[1] * len(ids))
     out = {}
     for rank, idx in enumerate(order):
         out[ids[idx]] = "train" if rank < n_train else "dev" if rank < n_train + n_dev else "test"

@@ -472,7 +472,7 @@ def _stage_token(rng, cat: str, prefix: str, substage: bool) -> str:
 
 
 def _size_forms(rng, s: float) -> str:
-    mm = int(round(s * 10))
+    mm = round(s * 10)
     others = sorted({max(0.1, round(rng.uniform(0.35, 0.95) * s, 1)) for _ in range(2)} - {s}, reverse=True)
     others = [o for o in others if o < s] or [round(s / 2, 1) if s >= 0.2 else 0.1]
     dims = [s] + others
@@ -486,7 +486,7 @@ def _size_forms(rng, s: float) -> str:
         rng.shuffle(order)
         return " x ".join(_fmt(d) for d in order) + " cm"
     if k < 0.85:
-        return " x ".join(str(int(round(d * 10))) for d in dims) + " mm"
+        return " x ".join(str(round(d * 10)) for d in dims) + " mm"
     return f"{_fmt(s)} cm in greatest dimension"
 
 
@@ -533,7 +533,7 @@ def _sample_patient(rng: random.Random, pid: str, ctype: str) -> dict:
     size = round(rng.triangular(*tbl["size"]), 1) if tbl["size"] else None
     p["size"] = size
     if tbl["grade"]:
-        system, grades, w = tbl["grade"]
+        _system, grades, w = tbl["grade"]
         if ctype == "brain":
             g = 4 if hist["canon"] == "glioblastoma" else rng.choice((2, 3))
         else:
@@ -698,10 +698,11 @@ def _note(rng, sections: list[tuple[str, str]]) -> str:
 def _clinical_note(rng, p, tbl, where) -> str:
     g, man = p["gold"], p["sex"] == "M"
     who = f"{p['age']}-year-old {'man' if man else 'woman'}"
-    hpi = [f"{who} {rng.choice(['referred for', 'presenting with', 'seen in consultation for', 'who presented with'])} "
-           f"{rng.choice(tbl['presentations'])}. "
-           f"Workup led to {rng.choice(['biopsy', 'tissue sampling', 'further evaluation'])}, "
-           f"{rng.choice(['results reviewed today', 'pathology now available', 'here to discuss results'])}."]
+    hpi = [(f"{who} "
+            f"{rng.choice(['referred for', 'presenting with', 'seen in consultation for', 'who presented with'])} "
+            f"{rng.choice(tbl['presentations'])}. "
+            f"Workup led to {rng.choice(['biopsy', 'tissue sampling', 'further evaluation'])}, "
+            f"{rng.choice(['results reviewed today', 'pathology now available', 'here to discuss results'])}.")]
     pmh = rng.sample(_PMH, rng.randint(0, 3))
     hpi.append(f"PMH: {', '.join(pmh)}." if pmh else "No significant past medical history.")
     if p["prior"]:
@@ -747,11 +748,11 @@ def _clinical_note(rng, p, tbl, where) -> str:
 def _followup_note(rng, p, tbl) -> str:
     therapy = rng.choice(["systemic therapy", "adjuvant therapy", "active surveillance", "maintenance therapy"])
     sections = [("reason", rng.choice(["Follow-up visit.", "Routine follow-up on treatment.", "Interval visit."])),
-                ("subjective", f"Returns for follow-up on {therapy}; tolerating it with "
-                               f"{rng.choice(['mild fatigue', 'no new complaints', 'intermittent nausea'])}."),
+                ("subjective", (f"Returns for follow-up on {therapy}; tolerating it with "
+                                f"{rng.choice(['mild fatigue', 'no new complaints', 'intermittent nausea'])}.")),
                 ("ros", _ros(rng)), ("objective", _objective(rng, ecog=True)), ("labs", _labs(rng, p["type"])),
-                ("assessment", f"{tbl['cancer'].capitalize()}, on {therapy}. Most recent imaging shows stable disease. "
-                               f"{rng.choice(_PLANS)}")]
+                ("assessment", (f"{tbl['cancer'].capitalize()}, on {therapy}. Most recent imaging shows stable "
+                                f"disease. {rng.choice(_PLANS)}"))]
     return _note(rng, sections)
 
 
@@ -759,7 +760,7 @@ def _pathology_report(rng, p, tbl, where) -> str:
     g, ctype = p["gold"], p["type"]
     proc = rng.choice(tbl["procedures"])
     spec = f"{_site_text(rng, p, tbl, where, 'path', cap=True)}, {proc}"
-    size_txt = lambda: _p(_size_forms(rng, p["size"]), "tumor_size")  # noqa: E731
+    size_txt = lambda: _p(_size_forms(rng, p["size"]), "tumor_size")
     out = [rng.choice(["SURGICAL PATHOLOGY REPORT", "Pathology Report", "PATHOLOGY - FINAL REPORT"]),
            f"Accession: S{rng.randint(10, 24)}-{rng.randint(10000, 99999)}", ""]
     specimens = [f"A. {spec}"]
@@ -767,8 +768,8 @@ def _pathology_report(rng, p, tbl, where) -> str:
         specimens.append(f"B. {tbl['organ'].capitalize()}, separate excision")
     out += [rng.choice(["SPECIMEN:", "Specimen(s) received:", "SPECIMENS:"])] + specimens + [""]
     out += [rng.choice(["CLINICAL HISTORY:", "Clinical history -"]),
-            f"{p['age']}-year-old {'male' if p['sex'] == 'M' else 'female'} with "
-            f"{rng.choice(tbl['presentations'])}.", ""]
+            (f"{p['age']}-year-old {'male' if p['sex'] == 'M' else 'female'} with "
+             f"{rng.choice(tbl['presentations'])}."), ""]
 
     # gross
     if ctype == "leukemia":
@@ -838,8 +839,8 @@ def _pathology_report(rng, p, tbl, where) -> str:
         out += [rng.choice(["SYNOPTIC REPORT:", "Synoptic summary (CAP):", "CANCER CASE SUMMARY:"])] + syn + [""]
     if rng.random() < 0.3:
         doctor = rng.choice(["Patel", "Nguyen", "Garcia", "Smith", "Kim"])
-        out += ["COMMENT:", f"Results discussed with Dr. {doctor} on "
-                            f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/20{rng.randint(15, 24)}."]
+        out += ["COMMENT:", (f"Results discussed with Dr. {doctor} on "
+                             f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/20{rng.randint(15, 24)}.")]
     return "\n".join(out).strip()
 
 
@@ -881,16 +882,16 @@ def _finish(texts: list[str], rate: float, rng: np.random.Generator) -> list[str
 # ----------------------------------------------------------------------------- general notes
 _GENERAL = [
     ("Hypertension follow-up.", "Reports good adherence to lisinopril; home readings 130s/80s. Occasional headaches.",
-     "Essential hypertension, suboptimally controlled. Increase lisinopril to 20 mg daily; low-salt diet; "
-     "recheck in 4 weeks."),
+     ("Essential hypertension, suboptimally controlled. Increase lisinopril to 20 mg daily; low-salt diet; "
+      "recheck in 4 weeks.")),
     ("Diabetes visit.", "Type 2 diabetes on metformin; reports polyuria improved, no hypoglycemic episodes.",
-     "Type 2 diabetes mellitus without complications. HbA1c 7.4%. Continue metformin, add empagliflozin; "
-     "foot exam today."),
+     ("Type 2 diabetes mellitus without complications. HbA1c 7.4%. Continue metformin, add empagliflozin; "
+      "foot exam today.")),
     ("Admission for pneumonia.", "Three days of productive cough, fever to 38.9 C and pleuritic chest pain.",
      "Community-acquired pneumonia, right lower lobe infiltrate on chest X-ray. Start ceftriaxone and azithromycin."),
     ("Knee pain consult.", "Chronic bilateral knee pain, worse with stairs; morning stiffness under 30 minutes.",
-     "Primary osteoarthritis of both knees. Physical therapy, weight loss, topical diclofenac; "
-     "consider steroid injection."),
+     ("Primary osteoarthritis of both knees. Physical therapy, weight loss, topical diclofenac; "
+      "consider steroid injection.")),
     ("COPD exacerbation.", "Increased dyspnea and sputum for 4 days; uses albuterol 6 times daily.",
      "Acute exacerbation of COPD. Prednisone 40 mg for 5 days, doxycycline, nebulized bronchodilators."),
     ("Heart failure follow-up.", "Weight up 2 kg this week, two-pillow orthopnea, ankle swelling.",
@@ -902,8 +903,8 @@ _GENERAL = [
     ("Headache evaluation.", "Recurrent unilateral throbbing headaches with photophobia, 3 per month.",
      "Migraine without aura. Sumatriptan as needed; headache diary; sleep hygiene."),
     ("Low back pain.", "Lumbar pain after lifting boxes one week ago, no leg weakness, no bladder symptoms.",
-     "Acute mechanical low back pain without red flags. NSAIDs, activity as tolerated, "
-     "physical therapy if persistent."),
+     ("Acute mechanical low back pain without red flags. NSAIDs, activity as tolerated, "
+      "physical therapy if persistent.")),
 ]
 
 
