@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE=1
 export TOKENIZERS_PARALLELISM=false
 export PYTHONHASHSEED=0
 
-.PHONY: book book-check run test lint env clean
+.PHONY: book book-check run test test-fast lint env clean
 
 env: .venv/.installed
 
@@ -49,8 +49,13 @@ book-check: env
 test: env
 	$(PY) -m pytest
 
+# The suite without the tests marked `slow` (they execute notebooks, train for more than a few seconds, spawn
+# `python -m cancerllm` runs or build a book): the loop to run while editing. `make test` runs everything.
+test-fast: env
+	$(PY) -m pytest -m "not slow"
+
 lint: env
-	$(PY) -m ruff check cancerllm tests || true
+	$(PY) -m ruff check cancerllm tests
 
 clean:
 	rm -rf runs book/_build

@@ -191,10 +191,10 @@ def summary_words(table: pd.DataFrame, target: float) -> str:
     for task, g in chosen_kind(table).groupby(level="task", sort=False):
         g = g.droplevel("task")
         best, worst = g["ECE"].idxmin(), g["ECE"].idxmax()
-        parts = [f"**{task.replace('_', ' ')}**: the best-calibrated system is `{best}` (ECE {g.loc[best, 'ECE']:.1f}, "
-                 f"95% CI {g.loc[best, 'ECE CI']}; a perfectly calibrated system would show about "
-                 f"{g.loc[best, 'ECE floor']:.1f} on these {g.loc[best, 'n']} answers); the worst is `{worst}` "
-                 f"(ECE {g.loc[worst, 'ECE']:.1f}, floor {g.loc[worst, 'ECE floor']:.1f})."]
+        parts = [(f"**{task.replace('_', ' ')}**: the best-calibrated system is `{best}` "
+                  f"(ECE {g.loc[best, 'ECE']:.1f}, 95% CI {g.loc[best, 'ECE CI']}; a perfectly calibrated system "
+                  f"would show about {g.loc[best, 'ECE floor']:.1f} on these {g.loc[best, 'n']} answers); "
+                  f"the worst is `{worst}` (ECE {g.loc[worst, 'ECE']:.1f}, floor {g.loc[worst, 'ECE floor']:.1f}).")]
         for system, r in g.iterrows():
             kind = "" if system == "tfidf_logreg" else f" ({r['confidence']} confidence, the lower dev ECE)"
             if np.isinf(r["threshold"]):

@@ -379,7 +379,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _yaml(text: str, where: str):
     """Parse YAML with unique keys; a parse error is one ParamsError naming `where` and the problem."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # safe: _UniqueKeyLoader is a SafeLoader subclass
     except yaml.constructor.ConstructorError as exc:
         if exc.problem and exc.problem.startswith("duplicate key"):
             raise ParamsError(f"{where}: {exc.problem}; each key may appear once") from None

@@ -52,8 +52,7 @@ def _records(rows: pd.DataFrame, preds: list[list[str]], order: list[str]) -> li
 def _write_jsonl(path: Path, records: list[dict]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     tmp.replace(path)
 
 

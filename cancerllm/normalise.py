@@ -64,7 +64,7 @@ class AnswerNormaliser:
     def __init__(self):
         self.labels: dict[str, dict[str, str]] = {}
 
-    def fit(self, examples: pd.DataFrame) -> "AnswerNormaliser":
+    def fit(self, examples: pd.DataFrame) -> AnswerNormaliser:
         counts: dict[str, dict[str, Counter]] = {}
         if "gold" not in examples.columns:
             return self

@@ -61,7 +61,7 @@ _TOKEN = re.compile(r"\S+")
 
 def n_to_edit(rate: float, eligible: int) -> int:
     """round(rate x eligible), half up (Python's round() would round 0.5 to 0)."""
-    return int(math.floor(rate * eligible + 0.5 + 1e-9))
+    return math.floor(rate * eligible + 0.5 + 1e-9)
 
 
 def _case_like(ch: str, like: str) -> str:
@@ -168,7 +168,7 @@ def _abbrev_regex(direction: str) -> re.Pattern:
         else:
             body = f"(?i:{_expansion_regex(exp)})"
         left = r"(?:(?<=\d)|(?<=\d\s))" if abbr in _UNITS else r"(?<![\w-])"  # units only after a number
-        alts.append((len(exp if direction == "contract" else abbr), f"(?P<a{i}>{left}{body}(?![\w]))"))
+        alts.append((len(exp if direction == "contract" else abbr), rf"(?P<a{i}>{left}{body}(?![\w]))"))
     alts.sort(key=lambda t: -t[0])  # longest first: "clear cell renal cell carcinoma" before "renal cell carcinoma"
     return re.compile("|".join(a for _, a in alts))
 

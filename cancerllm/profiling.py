@@ -138,7 +138,7 @@ def abbreviation_counts(cohort: Cohort) -> pd.DataFrame:
     rows = []
     for abbr in ABBREVIATIONS:
         pat = re.compile(rf"(?<![A-Za-z]){re.escape(abbr)}(?![a-z])")
-        hits = cohort.notes["text"].map(lambda t: len(pat.findall(t)))
+        hits = cohort.notes["text"].map(lambda t, pat=pat: len(pat.findall(t)))
         rows.append({"abbreviation": abbr, "mentions": int(hits.sum()), "notes": int((hits > 0).sum())})
     return pd.DataFrame(rows).sort_values("mentions", ascending=False).reset_index(drop=True)
 
@@ -170,8 +170,8 @@ def profile_metrics(cohort: Cohort, lengths: pd.DataFrame, status: pd.DataFrame,
     """The stage's metrics.json: counts a later stage or a test can check."""
     return {
         "cohort": cohort.name, "data_is_real": cohort.is_real,
-        "patients": int(cohort.labels["patient_id"].nunique()), "notes": int(len(cohort.notes)),
-        "general_notes": int(len(cohort.general)),
+        "patients": int(cohort.labels["patient_id"].nunique()), "notes": len(cohort.notes),
+        "general_notes": len(cohort.general),
         "patients_per_split": {s: int((cohort.labels["split"] == s).sum()) for s in SPLITS},
         "median_words_per_note": float(lengths["words"].median()),
         "label_status": status.astype(int).to_dict(orient="index"),

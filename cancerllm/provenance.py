@@ -25,7 +25,7 @@ PACKAGES = ["torch", "transformers", "trl", "peft", "datasets", "accelerate", "t
 def git_state() -> dict:
     """Commit hash and whether the working tree has uncommitted changes ('unknown' outside a checkout)."""
     def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=20)
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=20)
     try:
         head = git("rev-parse", "HEAD")
         dirty = git("status", "--porcelain", "--untracked-files=no")
@@ -173,10 +173,11 @@ def provenance_box(cfg: Config):
         ":class: note",
         f"- **Data**: `{man.get('cohort', cfg.data_source)}` — {data_description(man)}",
         f"- **Run**: `{cfg.run_name}`, params hash `{cfg.params_hash()}`, seed {cfg.seed}",
-        f"- **Code**: commit `{commit_description(man)}`; torch {man.get('packages', {}).get('torch', '?')},"
-        f" transformers {man.get('packages', {}).get('transformers', '?')}, trl {man.get('packages', {}).get('trl', '?')}",
-        f"- **Hardware**: {man.get('hardware', {}).get('cpu_count', '?')} CPU cores,"
-        f" GPU: {man.get('hardware', {}).get('cuda') or 'none'}",
+        (f"- **Code**: commit `{commit_description(man)}`; torch {man.get('packages', {}).get('torch', '?')},"
+         f" transformers {man.get('packages', {}).get('transformers', '?')},"
+         f" trl {man.get('packages', {}).get('trl', '?')}"),
+        (f"- **Hardware**: {man.get('hardware', {}).get('cpu_count', '?')} CPU cores,"
+         f" GPU: {man.get('hardware', {}).get('cuda') or 'none'}"),
         "- Every number on this page was **measured here** unless a table says *reported by the paper*.",
         "```",
     ]

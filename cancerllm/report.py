@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .provenance import data_description, read_manifest
 
-# The same values as cancerllm/evaluation/scoring.py's (tests/test_report.py checks): importing that module would load
+# HEADLINE repeats cancerllm/evaluation/scoring.py's (tests/test_report.py checks): importing that module would load
 # torch and transformers (~10 s) into every book build and this module's tests.
 EVAL_STAGE = "30_evaluation"
 HEADLINE = "rouge_l_reference"  # the metric the reference code actually ran for its "ROUGE-L"
@@ -57,10 +57,10 @@ def versus(metrics: dict, system: str, other: str, label: str, metric: str = HEA
     """'3.2 points below TF-IDF on phenotype extraction (83.8 vs 87.0) and 24.6 points below it on diagnosis
     generation (...)': `system` against `other` (named `label`) on every task both were scored on; None if none."""
     gaps = []
-    for t in TASK_NAMES:
+    for t, name in TASK_NAMES.items():
         c, b = _f1(metrics, t, system, metric), _f1(metrics, t, other, metric)
         if c is not None and b is not None:
-            gaps.append(f"{_gap(round(c - b, 1), label if not gaps else 'it')} on {TASK_NAMES[t]} ({c:.1f} vs {b:.1f})")
+            gaps.append(f"{_gap(round(c - b, 1), label if not gaps else 'it')} on {name} ({c:.1f} vs {b:.1f})")
     return " and ".join(gaps) if gaps else None
 
 

@@ -262,7 +262,7 @@ def build_book(cfg: Config) -> Path:
     (work / "run_summary.md").write_text(run_summary_md(cfg), encoding="utf-8")
     (work / "results_summary.md").write_text(run_results_md(run_dir), encoding="utf-8")
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(work), "--warningiserror", "--keep-going", "--quiet"]
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
         raise RuntimeError(f"jupyter-book build failed for {work}:\n{tail}")

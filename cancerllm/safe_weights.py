@@ -52,7 +52,8 @@ def _check_trainer_state(file: Path, ckpt: Path) -> None:
     try:
         with safe_globals():
             torch.load(file, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # UnpicklingError for a forbidden global; RuntimeError/EOFError for a damaged or legacy file
+    except Exception:  # noqa: BLE001 - any failure refuses the file: UnpicklingError for a forbidden global,
+        # RuntimeError/EOFError for a damaged or legacy file
         raise ModelError(f"{file}: refused, it holds more than tensors and plain data (torch's weights-only loader); "
                          f"delete {ckpt} to train that model from the start") from None
 

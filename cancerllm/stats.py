@@ -1,4 +1,4 @@
-"""Uncertainty and comparisons: bootstrap CIs, paired tests, per-group tables, confusion matrices.
+"""Uncertainty and comparisons: bootstrap CIs, the paired bootstrap, confusion matrices.
 
 Used in notebooks/30_evaluation.ipynb.
 
@@ -11,8 +11,6 @@ Every resampling function is deterministic for a seed (``numpy.random.default_rn
   of the mean difference and the two-sided p-value is twice the share of bootstrap differences on the
   other side of 0 (or exactly at 0), capped at 1 (diff == 0 -> p = 1). Its resolution is 1 / n_boot: a
   p of 0 means "below 1 / n_boot".
-* ``permutation_test`` - paired sign-flip test of the mean difference (under H0 each instance's two scores
-  are exchangeable); two-sided on |mean difference|, p = (k + 1) / (n_perm + 1), so never 0.
 """
 
 from __future__ import annotations
@@ -23,8 +21,7 @@ from sklearn.metrics import confusion_matrix
 
 from .metrics import METRICS, reference_prf
 
-__all__ = ["bootstrap_ci", "instance_scores", "score_with_ci", "paired_bootstrap", "permutation_test",
-           "per_group_f1", "confusion"]
+__all__ = ["bootstrap_ci", "instance_scores", "score_with_ci", "paired_bootstrap", "confusion"]
 
 _CHUNK_CELLS = 2_000_000  # resampled values held in memory at once
 
@@ -138,53 +135,6 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int, alpha
     else:
         p = 1.0
     return {"diff": diff, "ci_low": float(low), "ci_high": float(high), "p_value": min(1.0, p), "n": int(d.size)}
-
-
-def permutation_test(a: np.ndarray, b: np.ndarray, n_perm: int, seed: int) -> dict:
-    """Paired sign-flip permutation test of the mean difference a - b (two-sided).
-
-    Used in notebooks/30_evaluation.ipynb. Each resample flips the sign of every instance's difference
-    with probability 1/2; p = (#{|mean flipped| >= |observed|} + 1) / (n_perm + 1). Returns {"diff",
-    "p_value", "n"}; identical systems give p = 1.
-    """
-    x, y = _paired(a, b)
-    if n_perm < 1:
-        raise ValueError(f"n_perm must be >= 1, got {n_perm}")
-    d = x - y
-    obs = abs(float(d.mean()))
-    rng = np.random.default_rng(seed)
-    n = d.size
-    per = max(1, _CHUNK_CELLS // n)
-    hits, done = 0, 0
-    tol = 1e-12 * max(1.0, obs)
-    while done < n_perm:
-        k = min(per, n_perm - done)
-        signs = rng.integers(0, 2, size=(k, n)) * 2 - 1
-        null = np.abs((signs * d).mean(axis=1))
-        hits += int(np.sum(null >= obs - tol))
-        done += k
-    return {"diff": float(d.mean()), "p_value": (hits + 1) / (n_perm + 1), "n": int(n)}
-
-
-def per_group_f1(df_instances: pd.DataFrame, n_boot: int = 0, seed: int = 0) -> pd.DataFrame:
-    """Mean f1 x100 and n per group (``df_instances`` has columns group and f1, f1 on 0-1), sorted by
-    group; with ``n_boot`` > 0 also f1_ci_low / f1_ci_high (x100, percentile bootstrap per group).
-
-    Used in notebooks/30_evaluation.ipynb for the per-cancer-type and per-field tables.
-    """
-    for col in ("group", "f1"):
-        if col not in df_instances.columns:
-            raise ValueError(f"per_group_f1: missing column '{col}'")
-    rows = []
-    for group, g in df_instances.groupby("group", sort=True):
-        f = g["f1"].to_numpy(dtype=float)
-        row = {"group": group, "f1": 100.0 * float(f.mean()), "n": int(f.size)}
-        if n_boot > 0:
-            _, low, high = bootstrap_ci(f, n_boot, seed)
-            row.update(f1_ci_low=100.0 * low, f1_ci_high=100.0 * high)
-        rows.append(row)
-    cols = ["f1", "n"] + (["f1_ci_low", "f1_ci_high"] if n_boot > 0 else [])
-    return pd.DataFrame(rows, columns=["group", *cols]).set_index("group")
 
 
 def confusion(gold: list[str], pred: list[str], labels=None) -> pd.DataFrame:

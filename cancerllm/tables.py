@@ -5,6 +5,7 @@ separators ("1,299,584", not "1299584.0"). The data are not changed: only their 
 
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
@@ -19,7 +20,7 @@ def _whole(col: pd.Series) -> bool:
 
 
 def _missing(v) -> bool:
-    return v is None or (isinstance(v, float) and v != v)
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 def readable(df: pd.DataFrame) -> pd.DataFrame:
@@ -46,7 +47,7 @@ def frame_html(df: pd.DataFrame) -> str:
     LONG_TEXT characters gets class "long-text", which may wrap, so a long prompt stays inside the column."""
     html = readable(df).to_html(na_rep=MISSING, max_rows=pd.get_option("display.max_rows"),
                                 max_cols=pd.get_option("display.max_columns"), border=0)
-    return re.sub(r"<td>([^<]{%d,})</td>" % (LONG_TEXT + 1), r'<td class="long-text">\1</td>', html)
+    return re.sub(rf"<td>([^<]{{{LONG_TEXT + 1},}})</td>", r'<td class="long-text">\1</td>', html)
 
 
 def report_tables() -> None:

@@ -14,7 +14,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
-from cancerllm.config import make_config  # noqa: E402
+from cancerllm.config import make_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

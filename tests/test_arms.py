@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "cancerllm", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+                          check=False, timeout=300)
 
 
 # --- params -----------------------------------------------------------------------------------------------------
@@ -97,6 +97,7 @@ def test_misconfigured_arm_is_one_model_error(tiny_arms, tmp_path, how, words):
     assert "base_model" not in str(exc.value)
 
 
+@pytest.mark.slow  # `python -m cancerllm` subprocesses that load both arms
 @pytest.mark.parametrize("how", ["pickle_only", "remote_code"])
 def test_cli_stops_before_any_stage(tiny_arms, tmp_path, how):
     """`validate` and `run` both refuse a broken arm: one line on stderr, exit 2, no run directory written."""
@@ -112,6 +113,7 @@ def test_cli_stops_before_any_stage(tiny_arms, tmp_path, how):
         assert not runs.exists()
 
 
+@pytest.mark.slow  # `python -m cancerllm` subprocesses that load both arms
 def test_cli_name_clash_is_one_line(tmp_path, tiny_arms):
     params = tmp_path / "p.yaml"
     params.write_text(yaml.safe_dump({"arms": {"cancer_cpt": tiny_arms["llamita"]}}))
@@ -120,6 +122,7 @@ def test_cli_name_clash_is_one_line(tmp_path, tiny_arms):
     assert "taken by a built-in system" in proc.stderr
 
 
+@pytest.mark.slow  # `python -m cancerllm` subprocesses that load both arms
 def test_cli_validate_accepts_good_arms(tmp_path, tiny_arms):
     params = tmp_path / "p.yaml"
     params.write_text(yaml.safe_dump({"runs_root": str(tmp_path / "runs"), "n_patients": 20, "arms": tiny_arms}))
@@ -176,10 +179,11 @@ def arms_run(tmp_path_factory, tiny_arms):
     return cfg, sets, sft, preds, scores
 
 
+@pytest.mark.slow  # arms_run: a tiny run that trains every arm
 def test_every_arm_is_tuned_with_lora_on_its_own_tokenizer(arms_run, tiny_arms):
     from cancerllm import pipeline
 
-    cfg, sets, sft, _, _ = arms_run
+    cfg, _sets, sft, _, _ = arms_run
     assert list(sft) == ["no_cpt", "general_cpt", "cancer_cpt", "llamita", "mistralito"]
     for name, path in tiny_arms.items():
         assert sft[name]["steps"] == 4 and sft[name]["arm"]["path"] == path
@@ -194,6 +198,7 @@ def test_every_arm_is_tuned_with_lora_on_its_own_tokenizer(arms_run, tiny_arms):
     assert sft["llamita"]["parameters"]["total"] != sft["mistralito"]["parameters"]["total"]
 
 
+@pytest.mark.slow  # arms_run: a tiny run that trains every arm
 def test_arm_max_length_fits_its_tokenizer(arms_run):
     """An arm's SFT max_length covers its longest tuning example under its own tokenizer (never below the run's)."""
     from cancerllm import pipeline
@@ -208,6 +213,7 @@ def test_arm_max_length_fits_its_tokenizer(arms_run):
     assert pipeline.arm_config(cfg, "cancer_cpt") is cfg
 
 
+@pytest.mark.slow  # arms_run: a tiny run that trains every arm
 def test_chapter_30_tables_name_the_arms(arms_run):
     from cancerllm import evaluation as ev
 
@@ -230,6 +236,7 @@ def test_chapter_30_tables_name_the_arms(arms_run):
     assert "llamita" in json.dumps(metrics) and "mistralito" in json.dumps(metrics)
 
 
+@pytest.mark.slow  # arms_run: a tiny run that trains every arm
 def test_analysis_chapters_score_the_arms(arms_run):
     """Chapters 35, 40 and 60 score every arm through ``evaluation.predict_ablation``; chapter 20's memorisation
     check runs on every arm too."""
@@ -247,6 +254,7 @@ def test_analysis_chapters_score_the_arms(arms_run):
     assert set(rec["models"]) == {"llamita", "mistralito"}
 
 
+@pytest.mark.slow  # arms_run: a tiny run that trains every arm
 def test_changed_arm_weights_are_refused(arms_run, tmp_path):
     """An adapter is only ever put on the weights it was trained on: a replaced arm directory is a ModelError."""
     from cancerllm import pipeline
@@ -257,6 +265,7 @@ def test_changed_arm_weights_are_refused(arms_run, tmp_path):
         pipeline.load_tuned(moved, "llamita")
 
 
+@pytest.mark.slow  # arms_run: a tiny run that trains every arm
 def test_untuned_arms_are_scored_zero_shot_through_their_chat_template(arms_run, tiny_arms):
     """`arms_zero_shot` adds each external arm untuned ("<arm>_zero_shot") to chapter 30's systems; an arm whose
     tokenizer has a chat template is asked through it (one user turn, then the assistant's), the other as is."""
@@ -286,6 +295,7 @@ def test_untuned_arms_are_scored_zero_shot_through_their_chat_template(arms_run,
     assert any((a - b).abs().max() > 0 for a, b in zip(tuned.state_dict().values(), untuned.state_dict().values()))
 
 
+@pytest.mark.slow  # arms_run: a tiny run that trains every arm
 def test_untuned_arms_are_scored_few_shot_with_retrieved_examples(arms_run):
     """`arms_few_shot: k` adds "<arm>_few_shot": the untuned arm asked with k BM25-retrieved training cases of the
     same task and field in front of every prompt (the retrieval chapter's prompts), never the patient's own."""

@@ -287,8 +287,8 @@ def test_negative_step_cap(tmp_path, capsys):
     ("sft_max_grad_norm: 0", "key 'sft_max_grad_norm' must be > 0, got 0.0"),
     ("seed: -1", "key 'seed' must be in [0, 4294967295], got -1"),
     ("seed: 4294967296", "key 'seed' must be in [0, 4294967295], got 4294967296"),
-    ("run_name: my run", "key 'run_name' must be a plain directory name (letters, digits and . _ + -, "
-                         "not starting with . _ + -), got 'my run'"),
+    ("run_name: my run", ("key 'run_name' must be a plain directory name (letters, digits and . _ + -, "
+                          "not starting with . _ + -), got 'my run'")),
     ("run_name: " + "r" * 300, "key 'run_name' must be at most 100 characters, got 300"),
     ("cpt_learning_rate: 2e4", "key 'cpt_learning_rate' must be < 1 (a learning rate, e.g. 2e-4), got 20000.0"),
     ("sft_learning_rate: 1", "key 'sft_learning_rate' must be < 1 (a learning rate, e.g. 2e-4), got 1.0"),
@@ -304,12 +304,12 @@ def test_value_out_of_range(tmp_path, capsys, line, message):
 
 
 @pytest.mark.parametrize("line,message", [
-    ("split_fractions: [true, 0, 0]", "key 'split_fractions' must be three non-negative numbers summing to 1, "
-                                      "got [True, 0, 0]"),
-    ("lora_target_modules: q_proj", "key 'lora_target_modules' must be 'all-linear' or a regular expression "
-                                    "matching a layer's whole name (e.g. '.*\\.(q|v)_proj'), got 'q_proj'"),
-    ("lora_target_modules: '(q'", "key 'lora_target_modules' is not a valid regular expression (missing ), "
-                                  "unterminated subpattern at position 0)"),
+    ("split_fractions: [true, 0, 0]", ("key 'split_fractions' must be three non-negative numbers summing to 1, "
+                                       "got [True, 0, 0]")),
+    ("lora_target_modules: q_proj", ("key 'lora_target_modules' must be 'all-linear' or a regular expression "
+                                     "matching a layer's whole name (e.g. '.*\\.(q|v)_proj'), got 'q_proj'")),
+    ("lora_target_modules: '(q'", ("key 'lora_target_modules' is not a valid regular expression (missing ), "
+                                   "unterminated subpattern at position 0)")),
     ("1: one\nfoo: bar", "unknown key '1' (valid keys are listed in params/demo.yaml)"),
 ], ids=["bool-fraction", "target-modules-no-match", "target-modules-bad-regex", "number-and-text-keys"])
 def test_value_of_the_wrong_shape(tmp_path, capsys, line, message):
@@ -349,8 +349,8 @@ def test_runs_root_is_a_file(tmp_path, capsys):
     before = _tree(tmp_path)
     for command in ("validate", "run", "gate", "book"):
         assert main([command, str(path)]) == 2
-        assert capsys.readouterr() == ("", f"error: {path}: key 'runs_root': {tmp_path / 'runs'} is a file, "
-                                           f"not a directory\n"), command
+        assert capsys.readouterr() == ("", (f"error: {path}: key 'runs_root': {tmp_path / 'runs'} is a file, "
+                                            f"not a directory\n")), command
     assert _tree(tmp_path) == before
 
 
@@ -367,16 +367,16 @@ def test_run_directory_is_a_file(tmp_path, capsys):
     before = _tree(tmp_path)
     for command in ("validate", "run", "gate", "book"):
         assert main([command, str(path)]) == 2
-        assert capsys.readouterr() == ("", f"error: {path}: key 'run_name': {tmp_path / 'runs' / 'bad'} is a file, "
-                                           f"not a directory\n"), command
+        assert capsys.readouterr() == ("", (f"error: {path}: key 'run_name': {tmp_path / 'runs' / 'bad'} is a file, "
+                                            f"not a directory\n")), command
     assert _tree(tmp_path) == before
 
 
 @pytest.mark.parametrize("content,message", [
-    ({"notes.txt": "someone else's files"}, "{run_dir}: exists but has no manifest.json, so it is not a cancerllm "
-                                             "run directory; remove it or choose another run_name"),
-    ({"manifest.json": '{"stages": {"00_data_prof'}, "{run_dir}/manifest.json: damaged (not valid JSON); remove the "
-                                                     "run directory or choose another run_name"),
+    ({"notes.txt": "someone else's files"}, ("{run_dir}: exists but has no manifest.json, so it is not a cancerllm "
+                                             "run directory; remove it or choose another run_name")),
+    ({"manifest.json": '{"stages": {"00_data_prof'}, ("{run_dir}/manifest.json: damaged (not valid JSON); remove the "
+                                                      "run directory or choose another run_name")),
 ], ids=["not-a-run", "damaged-manifest"])
 def test_unusable_run_directory(tmp_path, capsys, content, message):
     run_dir = tmp_path / "runs" / "bad"

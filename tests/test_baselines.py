@@ -3,8 +3,6 @@ and (when present) on the real TCGA reports, with measured values pinned as floo
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import pytest
 
@@ -323,21 +321,30 @@ def tcga():
     if not TCGA_CSV.is_file():
         pytest.skip(f"real data not present: {TCGA_CSV}")
     cohort = load_tcga(Config().data_dir)
-    train, test = build_instructions(cohort, "train"), build_instructions(cohort, "test")
-    start = time.perf_counter()
-    tfidf = TfidfBaseline(seed=0).fit(train)
-    fit_s = time.perf_counter() - start
-    return train, test, tfidf, fit_s
+    return build_instructions(cohort, "train"), build_instructions(cohort, "test")
 
 
-def test_tcga_tfidf_fit_is_fast(tcga):
-    _, _, _, fit_s = tcga
-    assert fit_s < 30  # measured 4-17 s (varies with machine load) for 563 reports x 6 fields on 2 cores
+@pytest.fixture(scope="module")
+def tcga_tfidf(tcga):
+    train, _ = tcga
+    return TfidfBaseline(seed=0).fit(train)
 
 
-def test_tcga_tfidf_macro_f1_beats_majority_for_t_and_n(tcga):
-    train, test, tfidf, _ = tcga
-    fm = field_macro_f1(test, tfidf.predict(test))
+@pytest.mark.slow  # fits TF-IDF + a logistic regression per field on 563 real reports
+def test_tcga_tfidf_fit_shares_one_vectoriser_across_fields(tcga, tcga_tfidf):
+    """What keeps the fit cheap (one TF-IDF vectoriser fitted on the distinct notes, shared by a classifier per
+    field), asserted as structure; how long it takes is not asserted (wall time on a shared machine varies)."""
+    train, _ = tcga
+    assert list(tcga_tfidf.models) == list(dict.fromkeys(train["field"]))
+    n_features = len(tcga_tfidf.vectorizer.vocabulary_)
+    for field, model in tcga_tfidf.models.items():
+        assert isinstance(model, str) or model.n_features_in_ == n_features, field
+
+
+@pytest.mark.slow  # fits TF-IDF + a logistic regression per field on 563 real reports
+def test_tcga_tfidf_macro_f1_beats_majority_for_t_and_n(tcga, tcga_tfidf):
+    train, test = tcga
+    fm = field_macro_f1(test, tcga_tfidf.predict(test))
     major = field_macro_f1(test, MajorityBaseline().fit(train).predict(test))
     # measured on the 179-report test split: macro-F1 t_stage 0.532, n_stage 0.340 (accuracy 0.570, 0.586);
     # majority 0.130 and 0.175. Published TF-IDF baselines trained on ~7,000 reports reach ~0.75; here
@@ -349,7 +356,7 @@ def test_tcga_tfidf_macro_f1_beats_majority_for_t_and_n(tcga):
 
 
 def test_tcga_rule_baseline(tcga):
-    train, test, _, _ = tcga
+    train, test = tcga
     rule = RuleBaseline().fit(train)
     assert rule.grade_style == "G" and rule.high_label == "High Grade"
     preds = rule.predict(test)

@@ -98,6 +98,7 @@ def _png(path, w=4, h=3):
                      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
+@pytest.mark.slow  # drives headless Chromium over a built book
 @pytest.mark.skipif(bookcheck.missing_requirements() is not None,
                     reason=f"browser check not runnable here: {bookcheck.missing_requirements()}")
 def test_check_book_in_chromium_finds_each_problem(tmp_path):

@@ -90,6 +90,7 @@ def test_batched_and_sequential_generation_identical():
     assert tok.padding_side == "right"  # generate restores the caller's padding side
 
 
+@pytest.mark.slow  # the whole tiny benchmark: trains and times
 def test_bench_tiny_json_keys(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--tiny", "--out", str(out)]) == 0
@@ -108,13 +109,15 @@ def test_bench_tiny_json_keys(tmp_path, capsys):
     assert saved["extraction_vs_reference"] > 0 and saved["train_vs_bare_loop"] > 0
     assert saved["training_vs_bare"]["trl_tokens_per_s"] > 0 and saved["training_vs_bare"]["bare_tokens_per_s"] > 0
     assert saved["matmul_peak_gflops"]["float32"] > 0 and saved["peak_rss_gb"] > 0
-    assert 0 < saved["train_mfu_fp32"] < 1
+    # the headline MFU is the configured thread count's entry (no upper bound: it is a ratio of two timings)
+    assert saved["train_mfu_fp32"] == saved["training_mfu"][str(saved["threads"])]["mfu_vs_best_peak"] > 0
     if efficiency.physical_cores() > 1:  # the 1-thread variant really ran on one thread
         assert saved["training_mfu"]["1"]["threads"] == 1 and set(saved["train_mfu_fp32_by_threads"]) == {"1", str(saved["threads"])}
     t = saved["training_mfu"][str(saved["threads"])]
     assert t["flops_per_token"] == efficiency.flops_per_token(t["params_matmul"], 1, 32, t["block"], "train")
 
 
+@pytest.mark.slow  # chapter 50's extraction experiments: generation at several sizes
 def test_extraction_costs_cover_every_experiment_and_match_the_reference(tmp_path):
     """The chapter-50 extraction table on a tiny synthetic run: each experiment is there, seconds per report is
     seconds over reports, and the reference's one-prompt loop answers as ours on every instance."""

@@ -167,8 +167,8 @@ def test_leaky_notebook_fails_build_located_without_text(real_cfg, fake_jupyter_
         runner.build_book(real_cfg)
     msg = str(info.value)
     assert msg.splitlines() == [
-        f"publishing gate: 2 finding(s) in {run_dir}; {run_dir / 'book' / '_build'} was deleted. "
-        "Matched text is not shown; open each location:",
+        (f"publishing gate: 2 finding(s) in {run_dir}; {run_dir / 'book' / '_build'} was deleted. "
+         "Matched text is not shown; open each location:"),
         f"  notebooks/{stage}.ipynb: cell[1] output[0]: note span, 15 tokens",
         f"  notebooks/{stage}.ipynb: cell[1] output[0]: date, 10 characters",
     ]

@@ -25,12 +25,18 @@ TINY = {"vocab_size": 300, "hidden_size": 64, "intermediate_size": 128, "num_att
 
 
 @pytest.fixture(scope="module")
-def memorised():
-    """(untrained model, trained model, tokenizer, training texts, unseen texts). Trained as packed CPT sees
-    text: random 112-token crops of the texts' concatenation, so any window of them is a context it has read."""
+def canary_texts():
+    """(tokenizer, training texts, unseen texts): four canaries to train on, four never seen."""
     train = [c["text"] for c in memorisation.canaries(7, n=4, repeats=(1,))]
     unseen = [c["text"] for c in memorisation.canaries(8, n=4, repeats=(1,))]
-    tok = modeling.train_tokenizer(train + unseen, TINY["vocab_size"])
+    return modeling.train_tokenizer(train + unseen, TINY["vocab_size"]), train, unseen
+
+
+@pytest.fixture(scope="module")
+def memorised(canary_texts):
+    """(untrained model, trained model, tokenizer, training texts, unseen texts). Trained as packed CPT sees
+    text: random 112-token crops of the texts' concatenation, so any window of them is a context it has read."""
+    tok, train, unseen = canary_texts
     cfg = make_config(TINY)
     base = modeling.build_small_model(cfg, tok).eval()
     model = modeling.build_small_model(cfg, tok)
@@ -51,6 +57,7 @@ def memorised():
     return base, model.eval(), tok, train, unseen
 
 
+@pytest.mark.slow  # trains a model to memorise (300 steps)
 def test_trained_model_reproduces_its_texts_and_untrained_does_not(memorised):
     base, model, tok, train, unseen = memorised
     kw = dict(n_prefix_tokens=8, n_suffix_tokens=8, max_samples=32, seed=0, batch_size=16)
@@ -61,6 +68,7 @@ def test_trained_model_reproduces_its_texts_and_untrained_does_not(memorised):
     assert memorisation.extraction_rate(base, tok, train, **kw)["verbatim"] == 0
 
 
+@pytest.mark.slow  # trains a model to memorise (300 steps)
 def test_canary_exposure_sees_trained_canaries_only(memorised):
     base, model, tok, train, unseen = memorised
     canaries = [{"canary": i, "repeats": 1, "text": t} for i, t in enumerate(train + unseen)]
@@ -71,8 +79,8 @@ def test_canary_exposure_sees_trained_canaries_only(memorised):
     assert not any(c["reproduced"] for c in memorisation.canary_exposure(base, tok, canaries))
 
 
-def test_windows_are_seeded_and_cycle_when_notes_are_few(memorised):
-    _, _, tok, train, _ = memorised
+def test_windows_are_seeded_and_cycle_when_notes_are_few(canary_texts):
+    tok, train, _ = canary_texts
     a = memorisation.windows(tok, train, 8, 8, 10, seed=3)
     assert a == memorisation.windows(tok, train, 8, 8, 10, seed=3) != memorisation.windows(tok, train, 8, 8, 10, 4)
     prefixes, suffixes, n_notes = a
@@ -98,7 +106,7 @@ def test_canaries_deterministic_unique_and_never_identifiers():
             assert not [kind for kind, pat in PATTERNS if pat.search(text)] and not _BARE_NUMBER.search(text)
 
 
-def test_canaries_planted_for_synthetic_cohorts_only(real_cfg):  # noqa: F811
+def test_canaries_planted_for_synthetic_cohorts_only(real_cfg):
     synthetic = training.cpt_corpora(generate_cohort(12, seed=5, n_general_notes=4), 5)
     docs = memorisation.canary_documents(5)
     assert sum(t in set(docs) for t in synthetic["cancer"]["train"]) == len(docs)
@@ -110,7 +118,7 @@ def test_canaries_planted_for_synthetic_cohorts_only(real_cfg):  # noqa: F811
 
 
 # ----------------------------------------------------------------------------- the gate
-def test_gate_refuses_real_run_over_threshold(real_cfg, capsys):  # noqa: F811
+def test_gate_refuses_real_run_over_threshold(real_cfg, capsys):
     run_dir = _fake_run(real_cfg)
     check_memorisation(run_dir, _manifest(real_cfg))  # the fake run's record passes: excess 0
     over = memorisation.MAX_EXCESS_RATE + 0.01
@@ -124,7 +132,7 @@ def test_gate_refuses_real_run_over_threshold(real_cfg, capsys):  # noqa: F811
     assert check_memorisation(run_dir, _manifest(real_cfg, is_real=False)) is None  # synthetic runs pass
 
 
-def test_gate_passes_real_run_below_threshold(real_cfg, capsys):  # noqa: F811
+def test_gate_passes_real_run_below_threshold(real_cfg, capsys):
     run_dir = _fake_run(real_cfg)
     write_memorisation(run_dir, {m: memorisation.MAX_EXCESS_RATE - 0.01 for m in real_cfg.ablation_models})
     assert main(["gate", str(_params(real_cfg))]) == 0
@@ -132,7 +140,7 @@ def test_gate_passes_real_run_below_threshold(real_cfg, capsys):  # noqa: F811
 
 
 @pytest.mark.parametrize("record", ["missing file", "no key", "a model missing", "NaN excess"])
-def test_gate_refuses_real_run_without_record(real_cfg, record, capsys):  # noqa: F811
+def test_gate_refuses_real_run_without_record(real_cfg, record, capsys):
     run_dir = _fake_run(real_cfg)
     path = run_dir / "20_instruction_tuning" / "metrics.json"
     if record == "missing file":

@@ -5,13 +5,13 @@ axis labels no longer than their axis. Synthetic data shaped like the run tables
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.text import Text
 
-from cancerllm import plots, stats  # noqa: E402
+from cancerllm import plots, stats
 
 SYSTEMS = ["no_cpt", "general_cpt", "cancer_cpt", "rule", "tfidf_logreg"]
 TASKS = ["phenotype_extraction", "diagnosis_generation"]
@@ -63,8 +63,8 @@ def _status(not_mentioned=0):
 
 
 def _counts(n_fields):
-    vals = ["Infiltrating Ductal Carcinoma", "Head & Neck Squamous Cell Carcinoma", "Thyroid Papillary Carcinoma - "
-            "Classical/usual", "G2", "(no label)"]
+    vals = ["Infiltrating Ductal Carcinoma", "Head & Neck Squamous Cell Carcinoma",
+            "Thyroid Papillary Carcinoma - Classical/usual", "G2", "(no label)"]
     return pd.DataFrame([dict(field=f"field_{i}", value=v, patients=100 - 10 * j)
                          for i in range(n_fields) for j, v in enumerate(vals)])
 

@@ -8,7 +8,6 @@
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -34,7 +33,7 @@ def _params(root: Path, name: str) -> Path:
 
 def _run(params: Path, *extra) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cancerllm", "run", str(params), "--only", *STAGES, *extra],
-                          cwd=REPO, capture_output=True, text=True, timeout=1200)
+                          cwd=REPO, capture_output=True, text=True, check=False, timeout=1200)
 
 
 def _metrics(run_dir: Path) -> dict:
@@ -141,7 +140,7 @@ def test_directory_that_is_not_a_run_is_refused(tmp_path):
     run_dir.mkdir(parents=True)
     (run_dir / "notes.txt").write_text("someone else's files")
     proc = subprocess.run([sys.executable, "-m", "cancerllm", "run", str(params)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, check=False, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"error: {run_dir}: exists but has no manifest.json, so it is not a cancerllm run "
                                    f"directory; remove it or choose another run_name")
@@ -165,7 +164,7 @@ def test_stage_keys_follow_the_params_each_stage_reads():
     from cancerllm.runner import stage_key
 
     base = Config().to_dict()
-    keys = lambda p: {s: stage_key(p, {"notes.csv": "ab12"}, s) for s in  # noqa: E731
+    keys = lambda p: {s: stage_key(p, {"notes.csv": "ab12"}, s) for s in
                       [*STAGES, "40_robustness", "50_efficiency", "60_retrieval"]}
     ref = keys(base)
     rob = keys({**base, "robustness_rates": [0.0, 0.5]})

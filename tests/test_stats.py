@@ -1,9 +1,8 @@
-"""Tests of cancerllm.stats: bootstrap CIs, paired tests, per-group tables and confusion matrices."""
+"""Tests of cancerllm.stats: bootstrap CIs, the paired bootstrap and confusion matrices."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from cancerllm.metrics import REFERENCE_METRICS, corpus_prf, reference_prf
@@ -12,8 +11,6 @@ from cancerllm.stats import (
     confusion,
     instance_scores,
     paired_bootstrap,
-    per_group_f1,
-    permutation_test,
     score_with_ci,
 )
 
@@ -89,8 +86,6 @@ def test_paired_tests_of_identical_systems():
     a = np.random.default_rng(0).random(50)
     res = paired_bootstrap(a, a.copy(), 500, 0)
     assert res == {"diff": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0, "n": 50}
-    perm = permutation_test(a, a.copy(), 500, 0)
-    assert perm["diff"] == 0.0 and perm["p_value"] == 1.0
 
 
 def test_paired_tests_detect_a_clearly_better_system():
@@ -101,9 +96,6 @@ def test_paired_tests_detect_a_clearly_better_system():
     assert res["diff"] == pytest.approx(float((a - b).mean()))
     assert 0 < res["ci_low"] < res["diff"] < res["ci_high"]
     assert res["p_value"] < 0.05
-    perm = permutation_test(a, b, 2000, 0)
-    assert perm["p_value"] < 0.05
-    assert perm["p_value"] == pytest.approx(1 / 2001)  # no sign flip reaches it: the smallest possible p
     # swapped roles: the same evidence, a negative difference
     rev = paired_bootstrap(b, a, 2000, 0)
     assert rev["diff"] == pytest.approx(-res["diff"]) and rev["ci_high"] < 0 and rev["p_value"] < 0.05
@@ -114,32 +106,16 @@ def test_paired_tests_of_a_tiny_noisy_difference_are_not_significant():
     b = rng.random(40)
     a = b + rng.normal(0, 0.2, 40)  # no systematic difference
     assert paired_bootstrap(a, b, 2000, 3)["p_value"] > 0.05
-    assert permutation_test(a, b, 2000, 3)["p_value"] > 0.05
     # deterministic for a seed
     assert paired_bootstrap(a, b, 500, 9) == paired_bootstrap(a, b, 500, 9)
-    assert permutation_test(a, b, 500, 9) == permutation_test(a, b, 500, 9)
 
 
 def test_paired_tests_reject_unpaired_input():
     with pytest.raises(ValueError, match="same length"):
         paired_bootstrap([1, 0, 1], [1, 0], 10, 0)
-    with pytest.raises(ValueError, match="same length"):
-        permutation_test([1, 0, 1], [1, 0], 10, 0)
 
 
-# ----------------------------------------------------------------------------- tables
-def test_per_group_f1():
-    df = pd.DataFrame({"group": ["lung", "breast", "lung", "breast", "breast"], "f1": [1.0, 0.5, 0.0, 1.0, 0.0]})
-    out = per_group_f1(df)
-    assert list(out.index) == ["breast", "lung"] and list(out.columns) == ["f1", "n"]
-    assert out.loc["breast", "f1"] == pytest.approx(50.0) and out.loc["breast", "n"] == 3
-    assert out.loc["lung", "f1"] == pytest.approx(50.0) and out.loc["lung", "n"] == 2
-    ci = per_group_f1(df, n_boot=200, seed=0)
-    assert (ci["f1_ci_low"] <= ci["f1"]).all() and (ci["f1"] <= ci["f1_ci_high"]).all()
-    with pytest.raises(ValueError, match="missing column 'f1'"):
-        per_group_f1(df.rename(columns={"f1": "score"}))
-
-
+# ----------------------------------------------------------------------------- confusion matrices
 def test_confusion_worked_example():
     gold = ["T1", "T2", "T2", "T3", "T1"]
     pred = ["T1", "T2", "T1", "not mentioned", "T1"]

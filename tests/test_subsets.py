@@ -3,7 +3,6 @@ reports in the TCGA file's format for external validation (issue 13)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -8,7 +8,7 @@ import torch
 from cancerllm import inference, instructions, modeling, pipeline, training
 from cancerllm.config import make_config
 from cancerllm.data.synthetic import generate_cohort
-from cancerllm.modeling import ModelError
+from cancerllm.errors import ModelError
 
 TINY = {"n_patients": 24, "n_general_notes": 12, "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
         "num_attention_heads": 2, "num_key_value_heads": 1, "num_hidden_layers": 1, "cpt_block_size": 64,
@@ -88,6 +88,7 @@ def test_eos_appended_and_completion_only_mask(world, tmp_path):
     assert tok.decode(ex["input_ids"][n_prompt:], skip_special_tokens=True).strip() == df.iloc[0]["completion"]
 
 
+@pytest.mark.slow  # trains
 def test_cpt_lowers_perplexity_on_its_corpus(world):
     cfg, _, corpora, _, tok = world
     res = pipeline.continued_pretraining(cfg, *pipeline.load_base(cfg)[:1], tok, corpora)
@@ -97,6 +98,7 @@ def test_cpt_lowers_perplexity_on_its_corpus(world):
     assert (pipeline.cpt_dir(cfg, "cancer_cpt") / "final" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow  # trains
 def test_sft_resume_matches_uninterrupted(world, tmp_path):
     cfg, cohort, _, _, tok = world
     sets = pipeline.instruction_sets(cfg, cohort, tok)

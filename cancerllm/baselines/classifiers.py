@@ -53,7 +53,7 @@ class TfidfBaseline:
         return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df, max_features=self.max_features,
                                lowercase=True, dtype=np.float32)
 
-    def fit(self, train_df: pd.DataFrame) -> "TfidfBaseline":
+    def fit(self, train_df: pd.DataFrame) -> TfidfBaseline:
         uniq, idx = _distinct_notes(train_df)
         try:
             self.vectorizer = self._vectorizer(self.min_df if len(uniq) >= 5 * self.min_df else 1)
@@ -124,7 +124,7 @@ class MajorityBaseline:
     def __init__(self):
         self.majority: dict[str, str] = {}
 
-    def fit(self, train_df: pd.DataFrame) -> "MajorityBaseline":
+    def fit(self, train_df: pd.DataFrame) -> MajorityBaseline:
         self.majority = {f: _most_common(Counter(g.astype(str))) for f, g in train_df.groupby("field")["response"]}
         return self
 

@@ -16,20 +16,20 @@ from .text import _lower
 #: (canonical name, regex) - most specific first; matched case-insensitively unless the regex is an
 #: all-capitals abbreviation (matched as written). Canonical names are standard WHO-style names.
 HISTOLOGY_KEYWORDS: list[tuple[str, str]] = [
-    ("clear cell renal cell carcinoma", r"clear cell renal cell carcinoma|renal cell carcinoma,? (?:conventional )?"
-                                        r"\(?clear cell|conventional \(?clear cell|\bccRCC\b"),
-    ("papillary renal cell carcinoma", r"papillary renal cell carcinoma|renal cell carcinoma,? papillary type|"
-                                       r"\bpRCC\b"),
-    ("chromophobe renal cell carcinoma", r"chromophobe renal cell carcinoma|renal cell carcinoma,? chromophobe type|"
-                                         r"\bchRCC\b|chromophobe"),
-    ("invasive ductal carcinoma", r"(?:invasive|infiltrating) ductal carcinoma|\bIDC\b|"
-                                  r"invasive carcinoma of no special type"),
+    ("clear cell renal cell carcinoma", (r"clear cell renal cell carcinoma|renal cell carcinoma,? (?:conventional )?"
+                                         r"\(?clear cell|conventional \(?clear cell|\bccRCC\b")),
+    ("papillary renal cell carcinoma", (r"papillary renal cell carcinoma|renal cell carcinoma,? papillary type|"
+                                        r"\bpRCC\b")),
+    ("chromophobe renal cell carcinoma", (r"chromophobe renal cell carcinoma|renal cell carcinoma,? chromophobe type|"
+                                          r"\bchRCC\b|chromophobe")),
+    ("invasive ductal carcinoma", (r"(?:invasive|infiltrating) ductal carcinoma|\bIDC\b|"
+                                   r"invasive carcinoma of no special type")),
     ("invasive lobular carcinoma", r"(?:invasive|infiltrating) lobular carcinoma|\bILC\b"),
     ("ductal carcinoma", r"ductal carcinoma(?! in situ)|carcinoma with ductal features"),
     ("lobular carcinoma", r"lobular carcinoma(?! in situ)"),
     ("acinar adenocarcinoma", r"acinar adenocarcinoma|adenocarcinoma,? acinar type|prostatic adenocarcinoma"),
-    ("ductal adenocarcinoma", r"pancreatic ductal adenocarcinoma|ductal adenocarcinoma|adenocarcinoma,? ductal type|"
-                              r"\bPDAC\b"),
+    ("ductal adenocarcinoma", (r"pancreatic ductal adenocarcinoma|ductal adenocarcinoma|adenocarcinoma,? ductal type|"
+                               r"\bPDAC\b")),
     ("intestinal-type adenocarcinoma", r"intestinal[ -]type adenocarcinoma|adenocarcinoma,? intestinal type"),
     ("diffuse-type adenocarcinoma", r"diffuse[ -]type adenocarcinoma|adenocarcinoma,? diffuse type"),
     ("signet ring cell carcinoma", r"signet[ -]ring cell carcinoma"),
@@ -37,16 +37,16 @@ HISTOLOGY_KEYWORDS: list[tuple[str, str]] = [
     ("endometrioid adenocarcinoma", r"endometrioid adenocarcinoma"),
     ("endometrioid carcinoma", r"endometrioid carcinoma"),
     ("mucinous carcinoma", r"mucinous carcinoma|colloid carcinoma"),
-    ("serous carcinoma", r"(?:high[ -]grade |low[ -]grade |uterine )?serous (?:papillary )?"
-                         r"(?:carcinoma|adenocarcinoma)"),
+    ("serous carcinoma", (r"(?:high[ -]grade |low[ -]grade |uterine )?serous (?:papillary )?"
+                          r"(?:carcinoma|adenocarcinoma)")),
     ("clear cell carcinoma", r"clear cell carcinoma"),
-    ("papillary thyroid carcinoma", r"papillary thyroid carcinoma|papillary carcinoma of (?:the )?thyroid|\bPTC\b|"
-                                    r"papillary carcinoma"),
+    ("papillary thyroid carcinoma", (r"papillary thyroid carcinoma|papillary carcinoma of (?:the )?thyroid|\bPTC\b|"
+                                     r"papillary carcinoma")),
     ("follicular thyroid carcinoma", r"follicular thyroid carcinoma|follicular carcinoma|\bFTC\b"),
     ("medullary thyroid carcinoma", r"medullary thyroid carcinoma|medullary carcinoma|\bMTC\b"),
     ("hepatocellular carcinoma", r"hepatocellular carcinoma|\bHCC\b"),
-    ("intrahepatic cholangiocarcinoma", r"intrahepatic cholangiocarcinoma|cholangiocarcinoma,? intrahepatic|"
-                                        r"cholangiocarcinoma"),
+    ("intrahepatic cholangiocarcinoma", (r"intrahepatic cholangiocarcinoma|cholangiocarcinoma,? intrahepatic|"
+                                         r"cholangiocarcinoma")),
     ("adenosquamous carcinoma", r"adenosquamous carcinoma"),
     ("acinar cell carcinoma", r"acinar cell carcinoma"),
     ("adenoid cystic carcinoma", r"adenoid cystic carcinoma"),

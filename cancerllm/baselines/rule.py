@@ -83,7 +83,7 @@ class RuleBaseline:
         return keys
 
     # --------------------------------------------------------------- fit / predict
-    def fit(self, train_df: pd.DataFrame) -> "RuleBaseline":
+    def fit(self, train_df: pd.DataFrame) -> RuleBaseline:
         grades = train_df.loc[train_df["field"] == "grade", "response"].astype(str)
         graded = grades[grades != NOT_MENTIONED]
         if len(graded):

@@ -25,8 +25,8 @@ def _site_rows():
              ("breast_q2", "breast", rf"{quad} of (?:the )?{_LAT} breast"),
              ("breast_a", "breast", rf"{_LAT} breast,? {abbr}\b"),
              ("breast_a2", "breast", rf"\b{abbr} of (?:the )?{_LAT} breast"),
-             ("breast_c", "breast", rf"central (?:portion of (?:the )?)?{_LAT} breast|"
-                                    rf"{_LAT} breast,? central(?: portion)?")]
+             ("breast_c", "breast", (rf"central (?:portion of (?:the )?)?{_LAT} breast|"
+                                     rf"{_LAT} breast,? central(?: portion)?"))]
     rows += [("lung", "lung", rf"{_LAT} (upper|middle|lower) lobe"),
              ("lung2", "lung", rf"{_LAT} lung,? (upper|middle|lower) lobe"),
              ("lung3", "lung", r"\b(RUL|RML|RLL|LUL|LLL)\b")]
@@ -44,20 +44,20 @@ def _site_rows():
              ("fixed:skin of scalp", "skin", r"skin of (?:the )?scalp|\bscalp\b")]
     rows += [("bladder", "bladder", r"(lateral|posterior) (?:bladder )?wall(?: of (?:the )?bladder)?"),
              ("bladder2", "bladder", r"bladder,? (lateral|posterior) wall"),
-             ("bladder3", "bladder", r"(trigone|dome) of (?:the )?bladder|bladder,? (trigone|dome)|"
-                                     r"bladder (trigone|dome)")]
+             ("bladder3", "bladder", (r"(trigone|dome) of (?:the )?bladder|bladder,? (trigone|dome)|"
+                                      r"bladder (trigone|dome)"))]
     rows += [("kidney", "kidney", rf"{_LAT} kidney,? (upper pole|lower pole|interpolar region)"),
              ("kidney2", "kidney", rf"{_LAT} renal (upper pole|lower pole|interpolar region)"),
              ("kidney3", "kidney", rf"(upper pole|lower pole|interpolar region) of (?:the )?{_LAT} kidney")]
     rows += [("fixed:fundus uteri", "uterus", r"fundus uteri|uterine fundus|fundus of (?:the )?uterus"),
              ("fixed:isthmus uteri", "uterus", r"isthmus uteri|lower uterine segment"),
              ("fixed:endometrium", "uterus", r"\bendometrium\b")]
-    rows += [("pancreas", "pancreas", r"(head|body|tail) of (?:the )?pancreas|pancreatic (head|body|tail)|"
-                                      r"pancreas,? (head|body|tail)")]
+    rows += [("pancreas", "pancreas", (r"(head|body|tail) of (?:the )?pancreas|pancreatic (head|body|tail)|"
+                                       r"pancreas,? (head|body|tail)"))]
     rows += [("thyroid", "thyroid", rf"{_LAT} lobe of (?:the )?thyroid|{_LAT} thyroid lobe|thyroid,? {_LAT} lobe"),
              ("fixed:isthmus of thyroid", "thyroid", r"isthmus of (?:the )?thyroid|thyroid,? isthmus")]
-    rows += [("liver", "liver", r"(right|left|caudate) lobe of (?:the )?liver|(right|left) hepatic lobe|"
-                                r"liver,? (right|left) lobe"),
+    rows += [("liver", "liver", (r"(right|left|caudate) lobe of (?:the )?liver|(right|left) hepatic lobe|"
+                                 r"liver,? (right|left) lobe")),
              ("fixed:caudate lobe of liver", "liver", r"caudate lobe")]
     rows += [("fixed:bone marrow", "bone marrow", r"bone marrow")]
     nodes = r"(cervical|mediastinal|axillary|inguinal|retroperitoneal)"
@@ -65,8 +65,8 @@ def _site_rows():
     rows += [("ovary", "ovary", rf"{_LAT} ovary|ovary,? {_LAT}"),
              ("fixed:bilateral ovaries", "ovary", r"bilateral ovaries|ovaries,? bilateral")]
     rows += [("fixed:gastric antrum", "stomach", r"gastric antrum|antrum of (?:the )?stomach|stomach,? antrum"),
-             ("stomach", "stomach", r"(body|cardia|fundus|lesser curvature) of (?:the )?stomach|"
-                                    r"gastric (body|cardia|fundus)|stomach,? (body|cardia|fundus|lesser curvature)")]
+             ("stomach", "stomach", (r"(body|cardia|fundus|lesser curvature) of (?:the )?stomach|"
+                                     r"gastric (body|cardia|fundus)|stomach,? (body|cardia|fundus|lesser curvature)"))]
     rows += [("brain", "brain", rf"{_LAT} (frontal|temporal|parietal|occipital)(?: lobe)?")]
     rows += [("fixed:lateral border of tongue", "head and neck",
               r"lateral border of (?:the )?tongue|lateral tongue|tongue,? lateral border"),
@@ -95,7 +95,7 @@ _LOBE_ABBRS = ("RUL", "RML", "RLL", "LUL", "LLL")
 
 def _canon_site(key: str, m: re.Match) -> str:
     g = [x.lower() if x else x for x in m.groups()]
-    pick = lambda *idx: next(g[i] for i in idx if g[i])  # noqa: E731
+    pick = lambda *idx: next(g[i] for i in idx if g[i])
     if key.startswith("fixed:"):
         return key[6:]
     if key == "breast_q":

@@ -17,8 +17,7 @@ _PREFIX = "In the text: "
 def raw_note(context: str, field: str | None = None) -> str:
     """The note inside an instruction ``context`` ("In the text: <note> <question>" -> "<note>")."""
     s = str(context)
-    if s.startswith(_PREFIX):
-        s = s[len(_PREFIX):]
+    s = s.removeprefix(_PREFIX)
     q = QUESTIONS.get(field or "")
     if q and s.rstrip().endswith(q):
         s = s.rstrip()[: -len(q)]
@@ -39,4 +38,4 @@ def _lower(text: str) -> str:
 
 
 def _most_common(counter: Counter) -> str:
-    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    return min(counter.items(), key=lambda kv: (-kv[1], kv[0]))[0]

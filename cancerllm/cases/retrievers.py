@@ -8,6 +8,7 @@ Used in notebooks/60_retrieval.ipynb.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -56,7 +57,7 @@ class BM25Retriever:
 
 
 class _CosineRetriever:
-    vectorizer_kwargs: dict = {}
+    vectorizer_kwargs: ClassVar[dict] = {}
 
     def fit(self, docs: list[str]):
         self.vectorizer = TfidfVectorizer(sublinear_tf=True, **self.vectorizer_kwargs)
@@ -70,12 +71,12 @@ class _CosineRetriever:
 
 class TfidfRetriever(_CosineRetriever):
     """Word unigrams and bigrams, sublinear tf-idf, cosine similarity."""
-    vectorizer_kwargs = {"ngram_range": (1, 2)}
+    vectorizer_kwargs: ClassVar[dict] = {"ngram_range": (1, 2)}
 
 
 class CharNgramRetriever(_CosineRetriever):
     """Character 3-5-grams inside word boundaries, tf-idf, cosine: a misspelt word still shares most n-grams."""
-    vectorizer_kwargs = {"analyzer": "char_wb", "ngram_range": (3, 5)}
+    vectorizer_kwargs: ClassVar[dict] = {"analyzer": "char_wb", "ngram_range": (3, 5)}
 
 
 RETRIEVERS = {"bm25": BM25Retriever, "tfidf": TfidfRetriever, "char_ngram": CharNgramRetriever}

@@ -22,17 +22,8 @@ import pandas as pd
 
 from ..errors import DataError
 from .checks import ALLOWED, check_cells, check_cohort, check_splits, read_table, text_hash
-from .public import (
-    ONCOLOGY_SPECIALTY,
-    TCGA_COLUMNS,
-    TCGA_FIELDS,
-    TCGA_HINT,
-    is_tcga_format,
-    load_mtsamples,
-    load_mtsamples_general,
-    load_tcga,
-    read_tcga_reports,
-)
+from .public import (ONCOLOGY_SPECIALTY, TCGA_COLUMNS, TCGA_FIELDS, TCGA_HINT, is_tcga_format, load_mtsamples,
+                     load_mtsamples_general, load_tcga, read_tcga_reports)
 from .schema import LABEL_COLUMNS, NOTE_TYPES, PHENOTYPE_FIELDS, Cohort
 
 __all__ = [
@@ -49,8 +40,8 @@ def assign_splits(patient_ids, fractions, seed: int) -> dict:
     """Seeded patient-level split: every patient gets exactly one of train/dev/test."""
     ids = sorted(set(patient_ids))
     order = np.random.default_rng(seed).permutation(len(ids))
-    n_train = int(round(fractions[0] * len(ids)))
-    n_dev = int(round(fractions[1] * len(ids)))
+    n_train = round(fractions[0] * len(ids))
+    n_dev = round(fractions[1] * len(ids))
     out = {}
     for rank, idx in enumerate(order):
         out[ids[idx]] = "train" if rank < n_train else "dev" if rank < n_train + n_dev else "test"

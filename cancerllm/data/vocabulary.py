@@ -387,16 +387,16 @@ _PLANS = ["Case to be discussed at multidisciplinary tumor board.",
 # ----------------------------------------------------------------------------- general notes
 _GENERAL = [
     ("Hypertension follow-up.", "Reports good adherence to lisinopril; home readings 130s/80s. Occasional headaches.",
-     "Essential hypertension, suboptimally controlled. Increase lisinopril to 20 mg daily; low-salt diet; "
-     "recheck in 4 weeks."),
+     ("Essential hypertension, suboptimally controlled. Increase lisinopril to 20 mg daily; low-salt diet; "
+     "recheck in 4 weeks.")),
     ("Diabetes visit.", "Type 2 diabetes on metformin; reports polyuria improved, no hypoglycemic episodes.",
-     "Type 2 diabetes mellitus without complications. HbA1c 7.4%. Continue metformin, add empagliflozin; "
-     "foot exam today."),
+     ("Type 2 diabetes mellitus without complications. HbA1c 7.4%. Continue metformin, add empagliflozin; "
+     "foot exam today.")),
     ("Admission for pneumonia.", "Three days of productive cough, fever to 38.9 C and pleuritic chest pain.",
      "Community-acquired pneumonia, right lower lobe infiltrate on chest X-ray. Start ceftriaxone and azithromycin."),
     ("Knee pain consult.", "Chronic bilateral knee pain, worse with stairs; morning stiffness under 30 minutes.",
-     "Primary osteoarthritis of both knees. Physical therapy, weight loss, topical diclofenac; "
-     "consider steroid injection."),
+     ("Primary osteoarthritis of both knees. Physical therapy, weight loss, topical diclofenac; "
+     "consider steroid injection.")),
     ("COPD exacerbation.", "Increased dyspnea and sputum for 4 days; uses albuterol 6 times daily.",
      "Acute exacerbation of COPD. Prednisone 40 mg for 5 days, doxycycline, nebulized bronchodilators."),
     ("Heart failure follow-up.", "Weight up 2 kg this week, two-pillow orthopnea, ankle swelling.",
@@ -408,6 +408,6 @@ _GENERAL = [
     ("Headache evaluation.", "Recurrent unilateral throbbing headaches with photophobia, 3 per month.",
      "Migraine without aura. Sumatriptan as needed; headache diary; sleep hygiene."),
     ("Low back pain.", "Lumbar pain after lifting boxes one week ago, no leg weakness, no bladder symptoms.",
-     "Acute mechanical low back pain without red flags. NSAIDs, activity as tolerated, "
-     "physical therapy if persistent."),
+     ("Acute mechanical low back pain without red flags. NSAIDs, activity as tolerated, "
+     "physical therapy if persistent.")),
 ]

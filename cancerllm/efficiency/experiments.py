@@ -183,8 +183,8 @@ def inference_sweep(model, tokenizer, prompts: list[str], max_new_tokens: int, b
 
 
 def retrieval_cost(cfg, sets: dict):
-    """Index build time and query latency of each configured retriever (``cases.index.timings``). The retrieval
-    stage runs after this one, so it is measured here."""
+    """Index build time and query latency of each configured retriever (``cases.index.timings``), one row per
+    retriever (`retrievers` is never empty). The retrieval stage runs after this one, so it is measured here."""
     from ..cases.index import timings
 
     return timings(sets["train"], sets["test"], cfg.retrievers, cfg.seed, repeats=1)

@@ -161,7 +161,8 @@ def extraction_costs(cfg, model, tokenizer, rows: pd.DataFrame, report_counts=(1
         prompts = list(pairs)
         prefixes = [inference.passage_prefix(p, t) for p, t in pairs.items()]
         timed("model size (reading pass)", f"{modeling.count_parameters(m)['total'] / 1e6:.2f}M", one,
-              lambda df, m=m: inference.first_tokens_shared(m, tokenizer, prompts, prefixes, cfg.eval_batch_size))
+              lambda df, m=m, prompts=prompts, prefixes=prefixes:
+              inference.first_tokens_shared(m, tokenizer, prompts, prefixes, cfg.eval_batch_size))
     return pd.DataFrame(out)
 
 

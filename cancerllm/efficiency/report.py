@@ -40,11 +40,6 @@ def hardware_table(info: dict):
     return pd.DataFrame({"measured here": {_HARDWARE_LABELS.get(k, k): v for k, v in info.items()}})
 
 
-def table_or_notice(df, notice: str):
-    """The table, or a Markdown notice when there is nothing to show (e.g. a module that is not installed)."""
-    return _md(f"*{notice}*") if df is None or len(df) == 0 else df
-
-
 def _md(text: str):
     from IPython.display import Markdown
 

@@ -22,49 +22,15 @@ Used in notebooks/30_evaluation.ipynb and by `python -m cancerllm evaluate`.
 
 from ..instructions import TASKS
 from .external import external_validation, run_config
-from .predict import (
-                      FEW_SHOT,
-                      ZERO_SHOT,
-                      few_shot_rows,
-                      model_systems,
-                      predict_ablation,
-                      predict_baselines,
-                      predict_confident,
-                      predict_models,
-                      save_predictions,
-                      untuned_arm,
-)
-from .scoring import (
-                      EVAL_STAGE,
-                      HEADLINE,
-                      METRIC_LABELS,
-                      by_group,
-                      comparison_table,
-                      instance_table,
-                      metrics_json,
-                      paired_tests,
-                      score,
-)
-from .tables import (
-                      DECODINGS,
-                      REPORTED,
-                      ablation_summary,
-                      confusions,
-                      decoding_summary,
-                      decoding_table,
-                      error_gallery,
-                      field_gap_summary,
-                      field_gap_table,
-                      not_mentioned_rates,
-                      reading_cost,
-                      reading_summary,
-                      reading_table,
-                      scoring_subsets,
-                      subset_summary,
-                      subset_table,
-)
+from .predict import (FEW_SHOT, ZERO_SHOT, few_shot_rows, model_systems, predict_ablation, predict_baselines,
+                      predict_confident, predict_models, save_predictions, untuned_arm)
+from .scoring import (HEADLINE, METRIC_LABELS, by_group, comparison_table, instance_table, metrics_json, paired_tests,
+                      score)
+from .tables import (DECODINGS, REPORTED, ablation_summary, confusions, decoding_summary, decoding_table, error_gallery,
+                     field_gap_summary, field_gap_table, not_mentioned_rates, reading_cost, reading_summary,
+                     reading_table, scoring_subsets, subset_summary, subset_table)
 
-__all__ = ["DECODINGS", "EVAL_STAGE", "FEW_SHOT", "HEADLINE", "METRIC_LABELS", "REPORTED", "TASKS", "ZERO_SHOT",
+__all__ = ["DECODINGS", "FEW_SHOT", "HEADLINE", "METRIC_LABELS", "REPORTED", "TASKS", "ZERO_SHOT",
            "ablation_summary", "by_group", "comparison_table", "confusions", "decoding_summary", "decoding_table",
            "error_gallery", "external_validation", "few_shot_rows", "field_gap_summary", "field_gap_table",
            "instance_table", "metrics_json", "model_systems", "not_mentioned_rates", "paired_tests",

@@ -14,7 +14,6 @@ from ..instructions import TASKS
 from ..metrics import CLINICAL_METRICS, REFERENCE_METRICS, reference_prf
 from ..report import ci_text
 
-EVAL_STAGE = "30_evaluation"
 HEADLINE = "rouge_l_reference"  # the metric the reference code actually ran for its "ROUGE-L"
 METRIC_LABELS = {"exact_match": "EM", "bleu2": "BLEU-2", "rouge_l_reference": "ROUGE-L (reference: unigram set)",
                  "rouge_l": "ROUGE-L (true LCS)"}

@@ -56,18 +56,8 @@ allow-lists and `Hit` in rules.py; `Gate` and the notebook and file scanning in 
 """
 
 from .rules import _BARE_NUMBER as _BARE_NUMBER  # bare 7-10 digit numbers (used by tests)
-from .rules import (
-    COMMON_PATIENTS,
-    MIN_WORDS,
-    NGRAM,
-    PATTERNS,
-    Hit,
-    manifest_values,
-    normalise,
-    own_source_texts,
-    strip_html,
-    tokens,
-)
+from .rules import (COMMON_PATIENTS, MIN_WORDS, NGRAM, PATTERNS, Hit, manifest_values, normalise, own_source_texts,
+                    strip_html, tokens)
 from .runs import check_memorisation, gate_run, publishing_gate, recorded_cohort, scan_run
 from .scanner import Gate
 

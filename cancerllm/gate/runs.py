@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from ..errors import LeakError, RunDirError
@@ -88,7 +89,7 @@ def check_memorisation(run_dir: Path, manifest: dict) -> None:
     for name in [*(params.get("ablation_models") or []), *arms] or sorted(record["models"]):
         rec = record["models"].get(name)
         excess = rec.get("excess") if isinstance(rec, dict) else None
-        if not isinstance(excess, (int, float)) or excess != excess:  # missing or NaN
+        if not isinstance(excess, (int, float)) or math.isnan(excess):  # missing or NaN
             raise LeakError(f"publishing gate: {path}: no memorisation result for model {name}; {rerun}")
         if excess > memorisation.MAX_EXCESS_RATE:
             raise LeakError(f"publishing gate: model {name} continues its training notes verbatim at "

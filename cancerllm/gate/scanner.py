@@ -11,23 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LeakError
-from .rules import (
-    _BARE_NUMBER,
-    _DIGITS,
-    _ID_TOKEN,
-    _TOKEN,
-    COMMON_PATIENTS,
-    MIN_WORDS,
-    NGRAM,
-    PATTERNS,
-    Hit,
-    _windows,
-    manifest_values,
-    normalise,
-    own_source_texts,
-    strip_html,
-    tokens,
-)
+from .rules import (_BARE_NUMBER, _DIGITS, _ID_TOKEN, _TOKEN, COMMON_PATIENTS, MIN_WORDS, NGRAM, PATTERNS, Hit,
+                    _windows, manifest_values, normalise, own_source_texts, strip_html, tokens)
 
 
 class Gate:

@@ -126,7 +126,7 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
         raw.append(", ".join(ans)), parsed.append(ans)
         details.append({"passages": len(ps), "conflict": n_values > 1, "phrases": phrases})
         chosen = None if ans == [NOT_MENTIONED] else ", ".join(ans).lower()
-        for kind in conf:
+        for kind, confidences in conf.items():
             q, stated = [], []
             for p, a in zip(ps, answers):
                 said = ", ".join(a)
@@ -140,7 +140,7 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
                 if not is_nr:
                     value = chosen if merged else ", ".join(split_answers(norm(said) if norm else said)).lower()
                     stated.append((value, prob))
-            conf[kind].append(note_confidence(q, stated, chosen))
+            confidences.append(note_confidence(q, stated, chosen))
     if return_details:
         return raw, parsed, {"passage_prompts": len(uniq), "generated": len(todo), "rows": details,
                              "confidence": conf}
@@ -153,7 +153,6 @@ def write_predictions(path: Path, examples, preds: list[list[str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        for row, pred in zip(examples.itertuples(), preds):
-            fh.write(json.dumps({"id": row.id, "task": row.task, "field": row.field, "cancer_type": row.cancer_type,
-                                 "gold": list(row.answers), "answers": list(pred)}) + "\n")
+        fh.writelines(json.dumps({"id": row.id, "task": row.task, "field": row.field, "cancer_type": row.cancer_type,
+                                 "gold": list(row.answers), "answers": list(pred)}) + "\n" for row, pred in zip(examples.itertuples(), preds))
     tmp.replace(path)

@@ -58,5 +58,5 @@ def split_input(context: str, field: str) -> tuple[str, str]:
         return s, ""
     if s.startswith(INPUT_PREFIX) and s.endswith(" " + question):
         return s[len(INPUT_PREFIX):-len(question) - 1], question
-    body = (s[len(INPUT_PREFIX):] if s.startswith(INPUT_PREFIX) else s).rstrip()
+    body = (s.removeprefix(INPUT_PREFIX)).rstrip()
     return (body[:-len(question)].rstrip(), question) if body.endswith(question) else (body, question)

@@ -22,7 +22,8 @@ def physical_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         n = min(n, len(os.sched_getaffinity(0)))
     try:  # cgroup v2 quota, e.g. "200000 100000" = 2 CPUs
-        quota, period = open("/sys/fs/cgroup/cpu.max", encoding="utf-8").read().split()[:2]
+        with open("/sys/fs/cgroup/cpu.max", encoding="utf-8") as fh:
+            quota, period = fh.read().split()[:2]
         if quota != "max":
             n = min(n, max(1, -(-int(quota) // int(period))))
     except (OSError, ValueError):
@@ -43,7 +44,7 @@ def configure_threads(n: int | None = None) -> int:
     if n is None and _THREADS_SET[0]:
         return torch.get_num_threads()
     _THREADS_SET[0] = True
-    n = n or int(os.environ.get("CANCERLLM_THREADS", 0) or 0)
+    n = n or int(os.environ.get("CANCERLLM_THREADS") or 0)
     if not n and os.environ.get("OMP_NUM_THREADS"):
         return torch.get_num_threads()
     n = n or physical_cores()

@@ -12,15 +12,8 @@ Used in notebooks/30_evaluation.ipynb.
 
 from .clinical import clinical_normalize
 from .files import read_answers_jsonl, score_files, score_table
-from .reference import (
-                        CLINICAL_METRICS,
-                        METRICS,
-                        REFERENCE_METRICS,
-                        corpus_prf,
-                        normalize_and_stem,
-                        normalize_nostem,
-                        reference_prf,
-)
+from .reference import (CLINICAL_METRICS, METRICS, REFERENCE_METRICS, corpus_prf, normalize_and_stem, normalize_nostem,
+                        reference_prf)
 
 __all__ = ["CLINICAL_METRICS", "METRICS", "REFERENCE_METRICS", "clinical_normalize", "corpus_prf",
            "normalize_and_stem", "normalize_nostem", "read_answers_jsonl", "reference_prf", "score_files",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Callable
+from collections.abc import Callable
 
 # ---------------------------------------------------------------- clinical normalisation
 _NOT_MENTIONED = re.compile(
@@ -51,8 +51,8 @@ _CLINICAL_RULES: list[tuple[str, str | Callable]] = [
     (r"\bgrade\s*(iv|iii|ii|i|[1-4])\b", lambda m: "grade " + _ROMAN.get(m[1], m[1])),
     (r"\bstage\s*(iv|iii|ii|i)([a-c]?)\b", lambda m: f"stage {_ROMAN[m[1]]}{m[2]}"),
     (rf"\b(?:{_TNM_PART})+\b", lambda m: " ".join(re.findall(_TNM_PART, m[0]))),
-    (rf"(?<![\w.-])((?:{_NUM})(?:\s*(?:[x*-]|to)\s*(?:{_NUM}))*)\s*"
-     r"(mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?)\b", lambda m: _to_mm(m[1], m[2])),
+    ((rf"(?<![\w.-])((?:{_NUM})(?:\s*(?:[x*-]|to)\s*(?:{_NUM}))*)\s*"
+     r"(mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?)\b"), lambda m: _to_mm(m[1], m[2])),
     (r"(?<![\d.])(\d*\.\d+)(?!\d)", lambda m: _fmt_num(Decimal(m[1]))),
     (r"\s*%|\bper ?cent\b", " percent"),
     (r"[/,;:()\[\]]", " "),

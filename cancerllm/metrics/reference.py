@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import string
 from functools import lru_cache
-from typing import Callable
+from collections.abc import Callable
 
 from nltk.stem.porter import PorterStemmer
 

@@ -74,7 +74,7 @@ def instruction_tuning(cfg, sets: dict) -> dict:
         model, tokenizer = load_init(cfg, name)
         out = sft_dir(cfg, name)
         tuned = arm_config(cfg, name, tokenizer, sets)  # tokenises every tuning example for an external arm
-        trained, metrics = training.run_sft(tuned, model, tokenizer, sets["sft_train"], sets["sft_dev"], out)
+        _trained, metrics = training.run_sft(tuned, model, tokenizer, sets["sft_train"], sets["sft_dev"], out)
         if name in cfg.arms:
             metrics["arm"] = {"path": cfg.arms[name], "sft_adapter": "new", "sft_max_length":
                               tuned.sft_max_length}

@@ -15,17 +15,8 @@ from .evaluation import confusion_grid, forest, heatmap
 from .profiling import abbreviation_bars, cohort_bars, label_status_bars, label_value_grid, length_histograms
 from .retrieval import RETRIEVER_COLORS, k_sweep, retrieval_gain
 from .robustness import evidence_bars, robustness_curves
-from .style import (
-    ARM_COLORS,
-    COLUMN_WIDTH,
-    FIG_WIDTH,
-    MIN_FONT,
-    MODEL_COLORS,
-    SPLIT_COLORS,
-    data_label,
-    model_color,
-    save,
-)
+from .style import (ARM_COLORS, COLUMN_WIDTH, FIG_WIDTH, MIN_FONT, MODEL_COLORS, SPLIT_COLORS, data_label, model_color,
+                    save)
 from .training import loss_curves, perplexity_bars
 
 __all__ = ["ARM_COLORS", "COLUMN_WIDTH", "FIG_WIDTH", "MIN_FONT", "MODEL_COLORS", "RETRIEVER_COLORS", "SPLIT_COLORS",

@@ -80,7 +80,8 @@ def confusion_grid(mats: dict, system: str, source: str, max_labels: int = 12):
                 _no_data(ax, "no test instance of this field")
                 continue
             width, lines = (30, 1) if fld in long else (9, 2)  # "not mentioned" on two lines in a stage panel
-            shown = m.rename(index=lambda v: _short(v, width, lines), columns=lambda v: _short(v, width, lines))
+            shown = m.rename(index=lambda v, w=width, n=lines: _short(v, w, n),
+                             columns=lambda v, w=width, n=lines: _short(v, w, n))
             annot = np.where(m.to_numpy() > 0, m.to_numpy().astype(str), "")
             sns.heatmap(shown, annot=annot, fmt="", annot_kws={"fontsize": MIN_FONT}, cmap="Blues", cbar=False,
                         ax=ax, linewidths=0.5, linecolor="#EEEEEE", square=fld in short)

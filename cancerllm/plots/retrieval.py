@@ -31,7 +31,7 @@ def retrieval_gain(gains: pd.DataFrame, source: str):
             ax.bar(x, g["diff"], width, yerr=[g["diff"] - g["ci_low"], g["ci_high"] - g["diff"]], capsize=3,
                    color=RETRIEVER_COLORS.get(name), label=name, ecolor="#444444")
             for xi, d, lo, hi in zip(x, g["diff"], g["ci_low"], g["ci_high"]):
-                if d == d:
+                if pd.notna(d):
                     ax.annotate(f"{d:+.1f}", (xi, hi if d >= 0 else lo), xytext=(0, 3 if d >= 0 else -3),
                                 textcoords="offset points", ha="center", va="bottom" if d >= 0 else "top",
                                 fontsize=MIN_FONT)

@@ -31,7 +31,7 @@ def leakage_report(test_df: pd.DataFrame, retrieved: pd.DataFrame, train_df: pd.
         vec = vectorizer or _near_duplicate_vectorizer(test_df, train_df)
         a, b = vec.transform([p[0] for p in pairs]), vec.transform([p[1] for p in pairs])
         near = int((np.asarray(a.multiply(b).sum(axis=1)).ravel() >= NEAR_DUPLICATE).sum())
-    return {"queries": int(len(retrieved)), "retrieved_cases": len(pairs), "same_patient": int(same),
+    return {"queries": len(retrieved), "retrieved_cases": len(pairs), "same_patient": int(same),
             "held_out": int(held), "near_duplicate": near}
 
 

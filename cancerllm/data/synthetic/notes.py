@@ -88,10 +88,10 @@ def _note(rng, sections: list[tuple[str, str]]) -> str:
 def _clinical_note(rng, p, tbl, where) -> str:
     g, man = p["gold"], p["sex"] == "M"
     who = f"{p['age']}-year-old {'man' if man else 'woman'}"
-    hpi = [f"{who} {rng.choice(['referred for', 'presenting with', 'seen in consultation for', 'who presented with'])} "
+    hpi = [(f"{who} {rng.choice(['referred for', 'presenting with', 'seen in consultation for', 'who presented with'])} "
            f"{rng.choice(tbl['presentations'])}. "
            f"Workup led to {rng.choice(['biopsy', 'tissue sampling', 'further evaluation'])}, "
-           f"{rng.choice(['results reviewed today', 'pathology now available', 'here to discuss results'])}."]
+           f"{rng.choice(['results reviewed today', 'pathology now available', 'here to discuss results'])}.")]
     pmh = rng.sample(_PMH, rng.randint(0, 3))
     hpi.append(f"PMH: {', '.join(pmh)}." if pmh else "No significant past medical history.")
     if p["prior"]:
@@ -137,11 +137,11 @@ def _clinical_note(rng, p, tbl, where) -> str:
 def _followup_note(rng, p, tbl) -> str:
     therapy = rng.choice(["systemic therapy", "adjuvant therapy", "active surveillance", "maintenance therapy"])
     sections = [("reason", rng.choice(["Follow-up visit.", "Routine follow-up on treatment.", "Interval visit."])),
-                ("subjective", f"Returns for follow-up on {therapy}; tolerating it with "
-                               f"{rng.choice(['mild fatigue', 'no new complaints', 'intermittent nausea'])}."),
+                ("subjective", (f"Returns for follow-up on {therapy}; tolerating it with "
+                               f"{rng.choice(['mild fatigue', 'no new complaints', 'intermittent nausea'])}.")),
                 ("ros", _ros(rng)), ("objective", _objective(rng, ecog=True)), ("labs", _labs(rng, p["type"])),
-                ("assessment", f"{tbl['cancer'].capitalize()}, on {therapy}. Most recent imaging shows stable disease. "
-                               f"{rng.choice(_PLANS)}")]
+                ("assessment", (f"{tbl['cancer'].capitalize()}, on {therapy}. Most recent imaging shows stable disease. "
+                               f"{rng.choice(_PLANS)}"))]
     return _note(rng, sections)
 
 
@@ -149,7 +149,7 @@ def _pathology_report(rng, p, tbl, where) -> str:
     g, ctype = p["gold"], p["type"]
     proc = rng.choice(tbl["procedures"])
     spec = f"{_site_text(rng, p, tbl, where, 'path', cap=True)}, {proc}"
-    size_txt = lambda: _p(_size_forms(rng, p["size"]), "tumor_size")  # noqa: E731
+    size_txt = lambda: _p(_size_forms(rng, p["size"]), "tumor_size")
     out = [rng.choice(["SURGICAL PATHOLOGY REPORT", "Pathology Report", "PATHOLOGY - FINAL REPORT"]),
            f"Accession: S{rng.randint(10, 24)}-{rng.randint(10000, 99999)}", ""]
     specimens = [f"A. {spec}"]
@@ -157,8 +157,8 @@ def _pathology_report(rng, p, tbl, where) -> str:
         specimens.append(f"B. {tbl['organ'].capitalize()}, separate excision")
     out += [rng.choice(["SPECIMEN:", "Specimen(s) received:", "SPECIMENS:"])] + specimens + [""]
     out += [rng.choice(["CLINICAL HISTORY:", "Clinical history -"]),
-            f"{p['age']}-year-old {'male' if p['sex'] == 'M' else 'female'} with "
-            f"{rng.choice(tbl['presentations'])}.", ""]
+            (f"{p['age']}-year-old {'male' if p['sex'] == 'M' else 'female'} with "
+            f"{rng.choice(tbl['presentations'])}."), ""]
 
     # gross
     if ctype == "leukemia":
@@ -228,8 +228,8 @@ def _pathology_report(rng, p, tbl, where) -> str:
         out += [rng.choice(["SYNOPTIC REPORT:", "Synoptic summary (CAP):", "CANCER CASE SUMMARY:"])] + syn + [""]
     if rng.random() < 0.3:
         doctor = rng.choice(["Patel", "Nguyen", "Garcia", "Smith", "Kim"])
-        out += ["COMMENT:", f"Results discussed with Dr. {doctor} on "
-                            f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/20{rng.randint(15, 24)}."]
+        out += ["COMMENT:", (f"Results discussed with Dr. {doctor} on "
+                            f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/20{rng.randint(15, 24)}.")]
     return "\n".join(out).strip()
 
 

@@ -20,7 +20,7 @@ def _sample_patient(rng: random.Random, pid: str, ctype: str) -> dict:
     size = round(rng.triangular(*tbl["size"]), 1) if tbl["size"] else None
     p["size"] = size
     if tbl["grade"]:
-        system, grades, w = tbl["grade"]
+        _system, grades, w = tbl["grade"]
         if ctype == "brain":
             g = 4 if hist["canon"] == "glioblastoma" else rng.choice((2, 3))
         else:

@@ -52,7 +52,7 @@ def _stage_token(rng, cat: str, prefix: str, substage: bool) -> str:
 
 
 def _size_forms(rng, s: float) -> str:
-    mm = int(round(s * 10))
+    mm = round(s * 10)
     others = sorted({max(0.1, round(rng.uniform(0.35, 0.95) * s, 1)) for _ in range(2)} - {s}, reverse=True)
     others = [o for o in others if o < s] or [round(s / 2, 1) if s >= 0.2 else 0.1]
     dims = [s] + others
@@ -66,7 +66,7 @@ def _size_forms(rng, s: float) -> str:
         rng.shuffle(order)
         return " x ".join(_fmt(d) for d in order) + " cm"
     if k < 0.85:
-        return " x ".join(str(int(round(d * 10))) for d in dims) + " mm"
+        return " x ".join(str(round(d * 10)) for d in dims) + " mm"
     return f"{_fmt(s)} cm in greatest dimension"
 
 
