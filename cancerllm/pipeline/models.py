@@ -14,7 +14,7 @@ import torch
 
 from .. import modeling
 from ..instructions import frame_texts
-from ..modeling import ModelError
+from ..errors import ModelError
 from ..provenance import file_sha256
 from ..safe_weights import check_adapter_dir
 from .rundir import base_dir, cpt_dir, sft_dir
