@@ -1,7 +1,7 @@
 """The systems of chapter 30 and their answers: the LM systems (every tuned arm, the untuned base, untuned
-external arms zero- or few-shot: ``model_systems``), each loaded and asked as the run says (``predict_models``,
-``predict_ablation``, ``predict_confident``), the rule and TF-IDF baselines (``predict_baselines``) and the
-answers saved as JSONL (``save_predictions``)."""
+external arms zero- or few-shot: ``model_systems``), each loaded and asked as the run says through one loop
+(``predict_systems``; ``predict_models``, ``predict_ablation`` and ``predict_confident`` name its uses), the rule
+and TF-IDF baselines (``predict_baselines``) and the answers saved as JSONL (``save_predictions``)."""
 
 from __future__ import annotations
 
@@ -53,49 +53,47 @@ def _load_system(cfg, name: str):
     return (*pipeline.load_tuned(cfg, name), None)
 
 
-def predict_models(cfg, test: pd.DataFrame, details: dict | None = None,
-                   train: pd.DataFrame | None = None) -> dict[str, list[list[str]]]:
-    """Parsed answers of every LM system (trained adapters on their own base; the untuned base as zero-shot;
-    untuned external arms zero- or few-shot, the few-shot examples retrieved from `train`, default the run's
-    saved training instances). A `details` dict is filled with each system's reading cost and conflicts
-    (``reading_cost`` reads it)."""
+def predict_systems(cfg, rows: pd.DataFrame, systems: list[str] | None = None, details: dict | None = None,
+                    confidence: dict | None = None, train: pd.DataFrame | None = None, **decoding) -> dict:
+    """Parsed answers of each LM system on `rows` — the one loop every chapter predicts through. `systems`
+    defaults to the trained arms (``config.arm_names``: the ablation, then `arms`); chapter 30 passes
+    ``model_systems`` (also the untuned base and the untuned external arms, zero- or few-shot, the few-shot
+    examples retrieved from `train`, default the run's saved training instances). Each system is loaded once (a
+    LoRA merged into its base: ~3x faster on CPU) and decoded as the run says (``pipeline.reading``) unless
+    `decoding` overrides it (``copy=False``: free greedy decoding). A `details` dict is filled with each system's
+    reading cost and conflicts (``reading_cost`` reads it); a `confidence` dict with each system's per-answer
+    confidences ({"sequence": [...], "normalised": [...]}, ``inference.predict``)."""
     import time
 
-    preds = {}
-    reading = pipeline.reading(cfg)
-    shots = None
-    for name in model_systems(cfg):
+    reading = {**pipeline.reading(cfg), **decoding}
+    preds, shots = {}, None
+    for name in arm_names(cfg) if systems is None else systems:
         model, tokenizer, wrap = _load_system(cfg, name)
-        rows = test
+        asked = rows
         if untuned_arm(cfg, name)[1] == "few":
             if shots is None:
-                shots = few_shot_rows(cfg, test, pipeline.load_sets(cfg)["train"] if train is None else train)
-            rows = shots
+                shots = few_shot_rows(cfg, rows, pipeline.load_sets(cfg)["train"] if train is None else train)
+            asked = shots
         t0 = time.perf_counter()
-        _, preds[name], det = inference.predict(model, tokenizer, rows, cfg.max_new_tokens, cfg.eval_batch_size,
+        _, preds[name], det = inference.predict(model, tokenizer, asked, cfg.max_new_tokens, cfg.eval_batch_size,
                                                 desc=name, return_details=True, wrap=wrap, **reading)
         if details is not None:
             details[name] = {**det, "seconds": time.perf_counter() - t0}
-        del model
-    return preds
-
-
-def predict_ablation(cfg, examples: pd.DataFrame, confidence: dict | None = None, **decoding) -> dict:
-    """Parsed answers of each trained arm (``config.arm_names``: the ablation, then `arms`) on `examples`, each loaded
-    once (a LoRA merged into its base: ~3x faster on CPU), decoded as the run says (``pipeline.reading``) unless
-    `decoding` overrides it (``copy=False``: free greedy decoding). A `confidence` dict is filled with each
-    model's per-answer confidences ({"sequence": [...], "normalised": [...]}, ``inference.predict``). Used by
-    chapters 30, 35, 40 and 60 and ``external_validation``."""
-    reading = {**pipeline.reading(cfg), **decoding}
-    preds = {}
-    for name in arm_names(cfg):
-        model, tokenizer = pipeline.load_tuned(cfg, name)
-        _, preds[name], det = inference.predict(model, tokenizer, examples, cfg.max_new_tokens, cfg.eval_batch_size,
-                                                desc=name, return_details=True, **reading)
         if confidence is not None:
             confidence[name] = det["confidence"]
         del model
     return preds
+
+
+def predict_models(cfg, test: pd.DataFrame, details: dict | None = None,
+                   train: pd.DataFrame | None = None) -> dict[str, list[list[str]]]:
+    """Chapter 30's systems (``model_systems``) through ``predict_systems``."""
+    return predict_systems(cfg, test, model_systems(cfg), details=details, train=train)
+
+
+def predict_ablation(cfg, examples: pd.DataFrame, confidence: dict | None = None, **decoding) -> dict:
+    """The trained arms through ``predict_systems`` (chapters 35, 40 and 60 and ``external_validation``)."""
+    return predict_systems(cfg, examples, confidence=confidence, **decoding)
 
 
 def predict_confident(cfg, train: pd.DataFrame, examples: pd.DataFrame) -> dict[str, dict]:
