@@ -27,19 +27,19 @@ def dry_run_report(cfg) -> dict:
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(shape)
     total = sum(p.numel() for p in model.parameters())
-    cpt_lora = get_peft_model(model, lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules))
+    cpt_lora = get_peft_model(model, lora_config(cfg.cpt_lora_r, cfg.cpt_lora_alpha, cfg.cpt_lora_dropout, cfg.lora_target_modules))
     cpt_trainable = sum(p.numel() for p in cpt_lora.parameters() if p.requires_grad)
     common = dict(output_dir="/tmp/cancerllm-dry-run", report_to="none", bf16=cfg.bf16 and torch.cuda.is_available(),
                   use_cpu=not torch.cuda.is_available(), activation_checkpointing=cfg.gradient_checkpointing)
     cpt_args = SFTConfig(packing=True, packing_strategy="wrapped", max_length=cfg.cpt_block_size,
                          learning_rate=cfg.cpt_learning_rate, num_train_epochs=cfg.cpt_num_train_epochs,
                          per_device_train_batch_size=cfg.cpt_per_device_train_batch_size,
-                         warmup_steps=cfg.cpt_warmup_ratio, weight_decay=cfg.cpt_weight_decay, **common)
+                         warmup_steps=cfg.cpt_warmup_steps, weight_decay=cfg.cpt_weight_decay, **common)
     sft_args = SFTConfig(max_length=cfg.sft_max_length, completion_only_loss=cfg.sft_completion_only_loss,
                          learning_rate=cfg.sft_learning_rate, num_train_epochs=cfg.sft_num_train_epochs,
                          per_device_train_batch_size=cfg.sft_per_device_train_batch_size,
                          gradient_accumulation_steps=cfg.sft_gradient_accumulation_steps,
-                         max_grad_norm=cfg.sft_max_grad_norm, warmup_steps=cfg.sft_warmup_ratio, **common)
+                         max_grad_norm=cfg.sft_max_grad_norm, warmup_steps=cfg.sft_warmup_steps, **common)
     weight_bytes = 0.5 if cfg.load_in_4bit else (2 if cfg.bf16 else 4)
     gib = 2**30
     return {

@@ -101,11 +101,11 @@ def run_cpt(cfg, model, tokenizer, texts: list[str], out_dir: Path, stop_after_s
         output_dir=str(out_dir), packing=True, packing_strategy="wrapped", max_length=cfg.cpt_block_size,
         dataset_text_field="text", learning_rate=cfg.cpt_learning_rate, num_train_epochs=cfg.cpt_num_train_epochs,
         max_steps=cfg.cpt_max_steps, per_device_train_batch_size=cfg.cpt_per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.cpt_gradient_accumulation_steps, warmup_steps=cfg.cpt_warmup_ratio,
+        gradient_accumulation_steps=cfg.cpt_gradient_accumulation_steps, warmup_steps=cfg.cpt_warmup_steps,
         weight_decay=cfg.cpt_weight_decay, lr_scheduler_type="linear", logging_steps=1, save_strategy="steps",
         save_steps=cfg.save_steps, save_total_limit=1, **_device_args(cfg),
     )
-    peft_config = lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules) if cfg.cpt_use_lora else None
+    peft_config = lora_config(cfg.cpt_lora_r, cfg.cpt_lora_alpha, cfg.cpt_lora_dropout, cfg.lora_target_modules) if cfg.cpt_use_lora else None
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
                          processing_class=tokenizer, peft_config=peft_config)
     return _train(trainer, out_dir, stop_after_steps, tokens_per_step=(
@@ -128,7 +128,7 @@ def run_sft(cfg, model, tokenizer, train_df: pd.DataFrame, dev_df: pd.DataFrame,
         learning_rate=cfg.sft_learning_rate, num_train_epochs=cfg.sft_num_train_epochs, max_steps=cfg.sft_max_steps,
         per_device_train_batch_size=cfg.sft_per_device_train_batch_size,
         per_device_eval_batch_size=cfg.sft_per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.sft_gradient_accumulation_steps, warmup_steps=cfg.sft_warmup_ratio,
+        gradient_accumulation_steps=cfg.sft_gradient_accumulation_steps, warmup_steps=cfg.sft_warmup_steps,
         max_grad_norm=cfg.sft_max_grad_norm, lr_scheduler_type="linear", logging_steps=1,
         eval_strategy="steps", eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.save_steps,
         save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
