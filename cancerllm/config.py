@@ -1,12 +1,16 @@
 """Validated run configuration: one flat params YAML -> one `Config` object.
 
-Flat on purpose: papermill merges parameters shallowly, and alignment-handbook style keys are named after
-the TRL/PEFT fields they feed (`learning_rate` -> `cpt_learning_rate`, `lora_r`, ...). Every notebook's
-`parameters` cell carries exactly these keys with the defaults below (tiny, so "run all" takes seconds);
-tests/test_drift.py checks that YAML keys, these fields and the notebook parameters agree.
+The one source of every parameter is the `Config` dataclass below: each field's default and, in the comment after
+it, its documentation. The defaults are a tiny profile ("run all" of a notebook takes seconds); a profile in
+params/ lists only the keys where it differs, each with a short note on why. Flat on purpose, alignment-handbook
+style: a key that feeds a TRL/PEFT training field keeps that field's name behind its phase's prefix
+(`learning_rate` -> `cpt_learning_rate` / `sft_learning_rate`, `r` -> `cpt_lora_r` / `sft_lora_r`). Keys renamed
+since runs were recorded (`RENAMED`) are still accepted under their old names, with a warning.
 
-Validation happens before any kernel starts: an unknown key, a wrong type, a bad value or a missing path
-raises `ParamsError` with one line naming the key and the file.
+Every consumer builds its Config with `load_params(path, overrides)`: the CLI (a profile and `--set key=value`),
+and each notebook (its two papermill parameters, `params_file` and `overrides`; the runner passes the run's
+params as `overrides`). Validation happens before any kernel starts: an unknown key, a wrong type, a bad value or
+a missing path raises `ParamsError` with one line naming the key and the file.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import math
 import os
 import re
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +39,10 @@ DATA_SOURCES = ["synthetic", "tcga", "custom"]
 
 @dataclass
 class Config:
+    """Every parameter of a run, with its default and its documentation (the comment after each field: what it does
+    and, where it differs, the paper's value). The defaults are the tiny profile the notebooks run with by
+    themselves; params/*.yaml list only the keys where a profile differs from them."""
+
     # --- run -----------------------------------------------------------------------------------
     run_name: str = "tiny"  # run directory name under runs_root
     runs_root: str = "runs"  # where run directories go (relative to the repo root unless absolute)
@@ -48,53 +57,53 @@ class Config:
     custom_data_path: str = ""  # your own notes (CSV/JSONL/Parquet), used when data_source = custom
     split_fractions: list = field(default_factory=lambda: [0.7, 0.1, 0.2])  # train/dev/test by patient
     show_examples: bool = True  # print raw note text in the book (honoured for synthetic data only)
-    # --- model ---------------------------------------------------------------------------------
-    base_model: str = "small"  # "small" = Mistral config built below, or a local path to a HF causal LM
-    hidden_size: int = 64
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
-    intermediate_size: int = 128
-    max_position_embeddings: int = 512
-    vocab_size: int = 1000  # BPE vocabulary trained on the training corpus with `tokenizers`
-    initializer_range: float = 0.2  # larger than HF's 0.02 so LoRA on a small random model can learn
-    # --- continued pretraining (CPT) -----------------------------------------------------------
-    cpt_use_lora: bool = False  # paper: True (LoRA CPT)
-    cpt_block_size: int = 128  # paper: 3000
+    # --- model (the shape keys build the "small" model; a local base_model brings its own) -------
+    base_model: str = "small"  # "small" = Mistral config built below, or an absolute path to a local HF causal LM
+    hidden_size: int = 64  # small model: width
+    num_hidden_layers: int = 2  # small model: decoder layers
+    num_attention_heads: int = 4  # small model: attention heads (divides hidden_size)
+    num_key_value_heads: int = 2  # small model: key/value heads (grouped-query attention; divides the heads)
+    intermediate_size: int = 128  # small model: MLP width
+    max_position_embeddings: int = 512  # small model: context length (bounds cpt_block_size and sft_max_length)
+    vocab_size: int = 1000  # BPE vocabulary trained on the training corpus with `tokenizers` (small model)
+    initializer_range: float = 0.2  # small model's init std; larger than HF's 0.02 so LoRA on a small random model can learn
+    # --- continued pretraining (CPT); TRL/PEFT fields keep their names behind cpt_ -------------------
+    cpt_use_lora: bool = False  # LoRA CPT (cpt_lora_*) instead of every weight; paper: True (LoRA CPT)
+    cpt_block_size: int = 128  # tokens per packed block (TRL max_length; the reference's block_size); paper: 3000
     cpt_learning_rate: float = 0.001  # paper: 2e-4
     cpt_num_train_epochs: float = 1.0  # paper: 0.5
     cpt_max_steps: int = 10  # -1 = use epochs; caps CPU cost; same budget for both CPT corpora
     cpt_per_device_train_batch_size: int = 8  # paper: 4 per device x 2 GPUs
-    cpt_gradient_accumulation_steps: int = 1
-    cpt_warmup_ratio: float = 0.05
-    cpt_weight_decay: float = 0.01
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_target_modules: str = "all-linear"  # PEFT: every nn.Linear except lm_head
-    # --- instruction tuning (SFT) --------------------------------------------------------------
+    cpt_gradient_accumulation_steps: int = 1  # optimizer step every N batches
+    cpt_warmup_steps: float = 0.05  # transformers' warmup_steps: < 1 = fraction of the steps, else a step count (was cpt_warmup_ratio)
+    cpt_weight_decay: float = 0.01  # AdamW weight decay
+    cpt_lora_r: int = 8  # LoRA rank when cpt_use_lora (was lora_r)
+    cpt_lora_alpha: int = 16  # LoRA alpha when cpt_use_lora (was lora_alpha)
+    cpt_lora_dropout: float = 0.05  # LoRA dropout when cpt_use_lora (was lora_dropout)
+    lora_target_modules: str = "all-linear"  # both phases' LoRA layers; all-linear = PEFT: every nn.Linear except lm_head, else a regex of whole layer names
+    # --- instruction tuning (SFT); TRL/PEFT fields keep their names behind sft_ ----------------------
     sft_learning_rate: float = 0.002  # paper: 2e-4
     sft_num_train_epochs: float = 1.0  # paper: 5
     sft_max_steps: int = 10  # -1 = use epochs
-    sft_per_device_train_batch_size: int = 8  # paper: 1
+    sft_per_device_train_batch_size: int = 8  # also the dev-loss batch; paper: 1
     sft_gradient_accumulation_steps: int = 1  # paper: 4
-    sft_max_length: int = 384  # paper: 4000
-    sft_warmup_ratio: float = 0.03
-    sft_max_grad_norm: float = 0.3
-    sft_completion_only_loss: bool = True  # paper's reference: False (loss on the whole sequence)
-    sft_adapter: str = "new"  # new = fresh LoRA on the merged CPT model | continue = CPT adapter | full = every weight
-    sft_lora_r: int = 16  # paper script states 64 (ignored by its TRL version)
-    sft_lora_alpha: int = 32
-    sft_lora_dropout: float = 0.05
-    save_steps: int = 5  # checkpoint every N optimizer steps
+    sft_max_length: int = 384  # tokens per tuning example (prompts are cut to fit the answer); paper: 4000
+    sft_warmup_steps: float = 0.03  # as cpt_warmup_steps (was sft_warmup_ratio)
+    sft_max_grad_norm: float = 0.3  # gradient clipping
+    sft_completion_only_loss: bool = True  # loss on the answer only; paper's reference: False (loss on the whole sequence)
+    sft_adapter: str = "new"  # new = fresh LoRA on the merged CPT model | continue = keep training the CPT adapter (the reference code's TRL-0.7 quirk) | full = every weight
+    sft_lora_r: int = 16  # fresh SFT LoRA (sft_adapter new, every external arm, chapter 50's LoRA-vs-full); paper script states 64 (ignored by its TRL version)
+    sft_lora_alpha: int = 32  # LoRA alpha of the fresh SFT LoRA
+    sft_lora_dropout: float = 0.05  # LoRA dropout of the fresh SFT LoRA
+    save_steps: int = 5  # checkpoint every N optimizer steps (CPT and SFT; a multiple of eval_steps)
     eval_steps: int = 5  # dev loss every N steps (best checkpoint by dev loss)
-    max_sft_examples: int = 400  # cap on training instructions (CPU budget); -1 = all
-    prompt_style: str = "alpaca"  # alpaca = the reference's template (paper) | short = no preamble (CPU demo)
+    max_sft_examples: int = 400  # cap on tuning examples (sentence-level QA + diagnosis; CPU budget); -1 = all
+    prompt_style: str = "alpaca"  # alpaca = the reference's template (paper) | short = no preamble (~60 fewer tokens per passage)
     sft_negatives: float = 2.0  # not-relevant passages per passage that states the value (sentence-level QA)
-    sft_diagnosis_repeat: int = 1  # each diagnosis example appears this many times in the SFT set
-    sft_diagnosis_views: bool = False  # also tune on each input section alone and shuffled, same label (ours)
-    ablation_models: list = field(default_factory=lambda: ["no_cpt", "general_cpt", "cancer_cpt"])
-    arms: dict = field(default_factory=dict)  # name -> absolute path of a local causal LM, LoRA-tuned like the ablation
+    sft_diagnosis_repeat: int = 1  # each diagnosis example appears this many times in the SFT set (paper: once)
+    sft_diagnosis_views: bool = False  # also tune on each input section alone and shuffled, same label (ours; not in the paper)
+    ablation_models: list = field(default_factory=lambda: ["no_cpt", "general_cpt", "cancer_cpt"])  # the ablation arms trained (subset of these)
+    arms: dict = field(default_factory=dict)  # name -> absolute path of a local causal LM (safetensors, own tokenizer), LoRA-tuned like the ablation; README 'Your own models as arms'
     arms_zero_shot: bool = False  # also score each arm untuned in chapter 30 ("<arm>_zero_shot"; its own chat template where it has one)
     arms_few_shot: int = 0  # also score each arm untuned with this many worked examples (bm25-retrieved training cases) in chapter 30 ("<arm>_few_shot"); 0 = no
     # --- precision and hardware ----------------------------------------------------------------
@@ -105,11 +114,11 @@ class Config:
     # --- evaluation ----------------------------------------------------------------------------
     max_new_tokens: int = 24  # paper: 50
     phenotype_decoding: str = "copy"  # copy = each passage answer constrained to a phrase of its passage (ours) | free = the paper's greedy decoding
-    eval_batch_size: int = 16
+    eval_batch_size: int = 16  # generation batch size when scoring
     max_eval_instances: int = 120  # cap on scored test instances (both tasks, balanced across fields); -1 = all
     bootstrap_samples: int = 200  # bootstrap resamples for 95% CIs
     # --- calibration and abstention (ours; the paper reports no confidence) ----------------------
-    calibration_target: float = 0.95  # accuracy the defer threshold aims for (chosen on dev, applied to test)
+    calibration_target: float = 0.95  # accuracy the defer-to-a-human threshold aims for (chosen on dev, applied to test)
     calibration_bins: int = 10  # equal-width confidence bins of the ECE and the reliability diagrams
     calibration_max_dev_instances: int = -1  # dev instances the threshold and temperature are fitted on; -1 = all
     # --- robustness (our testbed design; the paper's was not published) -----------------------
@@ -118,11 +127,11 @@ class Config:
     robustness_max_instances: int = 40  # test instances per perturbation (both tasks, balanced); -1 = all
     counterfactual_max_instances: int = -1  # counterfactual questions (balanced across fields); -1 = every editable test question
     # --- efficiency ----------------------------------------------------------------------------
-    efficiency_hidden_sizes: list = field(default_factory=lambda: [32, 64, 128])  # scaling sweep: model widths
+    efficiency_hidden_sizes: list = field(default_factory=lambda: [32, 64, 128])  # scaling sweep: model widths (layers and heads as above)
     efficiency_steps: int = 4  # SFT steps per model size in the scaling sweep
-    efficiency_extraction_reports: int = 2  # test reports chapter 50's extraction-cost section extracts (demo: 8)
-    # --- retrieval augmentation (our design; the paper's was not published) --------------------
-    retrievers: list = field(default_factory=lambda: ["bm25", "tfidf", "char_ngram"])  # bm25 | tfidf | char_ngram
+    efficiency_extraction_reports: int = 2  # test reports chapter 50's extraction-cost section extracts (reference loop on a quarter of them)
+    # --- retrieval augmentation (our design; the paper's was not published: five unnamed retrievers) ---
+    retrievers: list = field(default_factory=lambda: ["bm25", "tfidf", "char_ngram"])  # bm25 (bm25s) | tfidf (word, cosine) | char_ngram (char 3-5-grams, cosine)
     retrieval_k: int = 2  # retrieved training cases put in the prompt as worked examples
     retrieval_k_sweep: list = field(default_factory=lambda: [1, 2])  # k values for the k-sweep plot
     retrieval_max_instances: int = 40  # test instances scored with retrieval (both tasks, balanced); -1 = all
@@ -163,17 +172,54 @@ class Config:
         return dataclasses.asdict(self)
 
     def params_hash(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        """Hash of the params under the names runs were recorded with (`recorded_names`)."""
+        blob = json.dumps(recorded_names(self.to_dict()), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+#: keys renamed since runs were recorded, old name -> new name (CPT's LoRA keys gained the phase prefix SFT's had;
+#: the warm-up keys are named after transformers' `warmup_steps`, which they feed). A profile, an override or a
+#: recorded manifest may still use an old name: it is mapped to the new one with a FutureWarning.
+RENAMED = {"lora_r": "cpt_lora_r", "lora_alpha": "cpt_lora_alpha", "lora_dropout": "cpt_lora_dropout",
+           "cpt_warmup_ratio": "cpt_warmup_steps", "sft_warmup_ratio": "sft_warmup_steps"}
+_RECORDED = {new: old for old, new in RENAMED.items()}
+
+
+def recorded_names(params: dict) -> dict:
+    """`params` with renamed keys under their old names: what `Config.params_hash` and the runner's stage keys
+    hash, so a run recorded before a rename keeps its hash and stage keys (a recorded manifest's params, which
+    use the old names, pass through unchanged)."""
+    return {_RECORDED.get(k, k): v for k, v in params.items()}
+
+
+def _renamed(params: dict, source: str) -> dict:
+    """`params` with old key names (`RENAMED`) replaced by the new ones, each with a FutureWarning; giving both
+    names is an error."""
+    old = [k for k in params if k in RENAMED]
+    if not old:
+        return params
+    for key in old:
+        if RENAMED[key] in params:
+            raise ParamsError(f"{source}: key '{key}' is the old name of '{RENAMED[key]}', which is given too; "
+                              f"keep only '{RENAMED[key]}'")
+        warnings.warn(f"{source}: key '{key}' is deprecated, renamed '{RENAMED[key]}' (same meaning; the old name "
+                      f"still works for now)", FutureWarning, stacklevel=3)
+    return {RENAMED.get(k, k): v for k, v in params.items()}
+
+
+def params_diff(cfg: Config) -> dict:
+    """The params where `cfg` differs from the Config defaults: what a profile lists, and the `overrides` the
+    runner passes to each notebook (`make_config(params_diff(cfg)) == cfg`)."""
+    defaults = Config().to_dict()
+    return {k: v for k, v in cfg.to_dict().items() if v != defaults[k] or type(v) is not type(defaults[k])}
+
 _TYPES = typing.get_type_hints(Config)
 _POSITIVE = {
     "n_patients", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
     "intermediate_size", "max_position_embeddings", "vocab_size", "cpt_block_size",
     "cpt_per_device_train_batch_size", "cpt_gradient_accumulation_steps", "sft_per_device_train_batch_size",
-    "sft_gradient_accumulation_steps", "sft_max_length", "save_steps", "eval_steps", "lora_r", "lora_alpha",
+    "sft_gradient_accumulation_steps", "sft_max_length", "save_steps", "eval_steps", "cpt_lora_r", "cpt_lora_alpha",
     "sft_lora_r", "sft_lora_alpha", "max_new_tokens", "eval_batch_size", "bootstrap_samples",
     "initializer_range", "cpt_learning_rate", "sft_learning_rate", "cpt_num_train_epochs",
     "sft_num_train_epochs", "efficiency_steps", "efficiency_extraction_reports", "retrieval_k", "sft_negatives", "sft_diagnosis_repeat",
@@ -181,8 +227,9 @@ _POSITIVE = {
 }
 _NON_NEGATIVE = {"n_unlabelled_patients", "n_general_notes", "arms_few_shot"}
 #: rates, ratios and probabilities: in [0, 1)
-_UNIT = {"ocr_noise_rate", "cpt_warmup_ratio", "sft_warmup_ratio", "cpt_weight_decay", "lora_dropout",
-         "sft_lora_dropout"}
+_UNIT = {"ocr_noise_rate", "cpt_weight_decay", "cpt_lora_dropout", "sft_lora_dropout"}
+#: transformers' warmup_steps: a fraction of the steps in [0, 1), or a whole number of steps
+_WARMUP = ("cpt_warmup_steps", "sft_warmup_steps")
 #: -1 = no cap, else > 0
 _CAPS = {"cpt_max_steps", "sft_max_steps", "max_sft_examples", "max_eval_instances", "robustness_max_instances",
          "counterfactual_max_instances", "retrieval_max_instances", "calibration_max_dev_instances"}
@@ -274,10 +321,13 @@ def _check_target_modules(cfg: Config, source: str) -> None:
 
 
 def make_config(params: dict, source: str = "<params>") -> Config:
-    """Build a validated Config from a flat dict. `source` names the file in error messages."""
+    """Build a validated Config from a flat dict (missing keys take the Config defaults). `source` names the file
+    in error messages."""
+    params = _renamed(params, source)
     unknown = sorted(set(params) - set(FIELDS), key=str)  # YAML keys may be numbers or null too
     if unknown:
-        raise ParamsError(f"{source}: unknown key '{unknown[0]}' (valid keys are listed in params/demo.yaml)")
+        raise ParamsError(f"{source}: unknown key '{unknown[0]}' (valid keys are the Config fields in "
+                          f"cancerllm/config.py)")
     values = {k: _check_type(k, v, source) for k, v in params.items()}
     cfg = Config(**values)
     for key, want in _TYPES.items():  # NaN slips past every comparison below (nan <= 0 is False)
@@ -292,6 +342,11 @@ def make_config(params: dict, source: str = "<params>") -> Config:
     for key in sorted(_UNIT):
         if not 0 <= getattr(cfg, key) < 1:
             raise ParamsError(f"{source}: key '{key}' must be in [0, 1), got {getattr(cfg, key)!r}")
+    for key in _WARMUP:
+        value = getattr(cfg, key)
+        if value < 0 or (value >= 1 and not value.is_integer()):
+            raise ParamsError(f"{source}: key '{key}' must be a fraction of the steps in [0, 1) or a whole number "
+                              f"of steps, got {value!r}")
     for key in sorted(_CAPS):
         if getattr(cfg, key) == 0 or getattr(cfg, key) < -1:
             raise ParamsError(f"{source}: key '{key}' must be -1 (no cap) or > 0, got {getattr(cfg, key)!r}")
@@ -414,10 +469,26 @@ def check_run_paths(cfg: Config, source: str) -> None:
             return
 
 
-def load_params(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read a params YAML, apply `--set key=value` overrides, validate (also that the run directory can be
-    made: `check_run_paths`). Used by the CLI and runner."""
-    path = Path(path)
+def load_params(path: str | Path | None = None, overrides: dict | list[str] | None = None) -> Config:
+    """The one way a Config is built from params: read the profile at `path` (None: none, the Config defaults),
+    apply `overrides` on top — a dict {key: value} (a notebook's `overrides` parameter) or `--set key=value`
+    strings (the CLI) — and validate, also that the run directory can be made (`check_run_paths`). Used by the
+    CLI, the distributed entry point and every notebook's second cell."""
+    source = "notebook parameters" if path is None else str(path)  # only a notebook has no profile file
+    params = {} if path is None else _read_profile(Path(path))
+    if isinstance(overrides, dict):
+        extra = overrides
+    elif overrides is None or isinstance(overrides, (list, tuple)):
+        extra = dict(parse_override(item) for item in overrides or [])
+    else:
+        raise ParamsError(f"{source}: overrides must be a dict of key: value, got {type(overrides).__name__}")
+    params = {**_renamed(params, source), **_renamed(extra, source)}
+    cfg = make_config(params, source=source)
+    check_run_paths(cfg, source)
+    return cfg
+
+
+def _read_profile(path: Path) -> dict:
     if path.is_dir():
         raise ParamsError(f"{path}: is a directory, not a params file")
     if not path.is_file():
@@ -429,14 +500,4 @@ def load_params(path: str | Path, overrides: list[str] | None = None) -> Config:
     params = _yaml(text, str(path)) or {}
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping of key: value at the top level")
-    for item in overrides or []:
-        key, value = parse_override(item)
-        params[key] = value
-    cfg = make_config(params, source=str(path))
-    check_run_paths(cfg, str(path))
-    return cfg
-
-
-def config_from_notebook(namespace: dict) -> Config:
-    """Cell 2 of every notebook: pick the parameter names out of the notebook's globals and validate."""
-    return make_config({k: namespace[k] for k in FIELDS if k in namespace}, source="notebook parameters")
+    return params

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import REPO_ROOT, STAGES, Config
+from .config import REPO_ROOT, STAGES, Config, params_diff, recorded_names
 from .errors import ParamsError, RunDirError
 from .provenance import (commit_description, data_description, input_hashes, new_manifest, open_run_dir,
                          read_manifest, write_json)
@@ -56,12 +56,13 @@ UNSET_SINCE = ("arms", "arms_zero_shot", "arms_few_shot")
 
 def stage_key(params: dict, inputs: dict, stage: str) -> str:
     """Content hash of what a stage's results depend on: the params it reads and the input files' hashes.
-    Works on a manifest's stored params too, so runs recorded by older code are recognised."""
+    Works on a manifest's stored params too, so runs recorded by older code are recognised; renamed keys are
+    hashed under the names runs were recorded with (`config.recorded_names`), so a rename changes no key."""
     def foreign(key):
         return key in NOT_RESULTS or any(key.startswith(pre) for st, pres in ANALYSIS_PARAMS.items() if st != stage
                                          for pre in pres)
     # no external arms = the key a run had before `arms` existed: upgrading does not recompute finished runs
-    kept = {k: v for k, v in params.items() if not foreign(k) and not (k in UNSET_SINCE and not v)}
+    kept = {k: v for k, v in recorded_names(params).items() if not foreign(k) and not (k in UNSET_SINCE and not v)}
     blob = json.dumps({"params": kept, "inputs": inputs}, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -191,7 +192,7 @@ def _execute(pm, cfg: Config, stage: str, staging: Path, out_nb: Path, manifest:
     t0 = time.perf_counter()
     os.environ["CANCERLLM_STAGING"] = f"{stage}={staging}"  # inherited by the kernel papermill starts
     try:
-        pm.execute_notebook(str(NOTEBOOKS / f"{stage}.ipynb"), str(partial), parameters=cfg.to_dict(),
+        pm.execute_notebook(str(NOTEBOOKS / f"{stage}.ipynb"), str(partial), parameters=notebook_parameters(cfg),
                             cwd=str(NOTEBOOKS), progress_bar=progress, kernel_name="python3")
     except pm.PapermillExecutionError as exc:
         manifest["stages"][stage] = {"status": "failed", "error": exc.ename}
@@ -204,8 +205,16 @@ def _execute(pm, cfg: Config, stage: str, staging: Path, out_nb: Path, manifest:
     manifest["stages"][stage] = {"status": "done", "seconds": round(time.perf_counter() - t0, 1), "resumed": resumed}
 
 
+def notebook_parameters(cfg: Config) -> dict:
+    """What papermill injects into a notebook's two parameters: no profile file and, as `overrides`, every param
+    where `cfg` differs from the Config defaults (`config.params_diff`). The notebook's `load_params(params_file,
+    overrides)` then builds exactly `cfg`; the executed notebook records the params it ran with, and a profile
+    edited while a run goes on cannot reach that run's later stages."""
+    return {"params_file": None, "overrides": params_diff(cfg)}
+
+
 def _hide_injected_parameters(path: Path) -> None:
-    """The book shows results, not the 80-line parameter dump papermill injects: tag it remove-cell."""
+    """The book shows results, not the parameter cell papermill injects: tag it remove-cell."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)

@@ -7,6 +7,15 @@ The ablation (all three trained in every profile, same tokenizer, seeds, size an
 - `cancer_cpt`  = base + CPT on cancer notes/reports + SFT  (the "CancerLLM" row)
 Both CPT corpora get the same token budget (`cpt_max_steps` x batch x block).
 Used in notebooks/10_continued_pretraining.ipynb and notebooks/20_instruction_tuning.ipynb.
+
+Each phase's TRL config is built in one place, `cpt_args` / `sft_args` (and its LoRA by `cpt_lora_config` /
+`sft_lora_config`): training and the dry run (cancerllm/dryrun.py) use the same builders.
+
+Constants (fixed parts of the recipe, not params; changing one changes chapter 10's numbers):
+- `PERPLEXITY_MAX_BLOCKS`: held-out perplexity reads at most this many `cpt_block_size` blocks per corpus (the
+  first ones: a fixed, cheap sample).
+- `PERPLEXITY_BATCH`: blocks per forward pass of that perplexity (the result does not depend on it beyond
+  floating-point summation order).
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ from .modeling import count_parameters, on_best_device
 from .safe_weights import check_checkpoint
 
 CPT_CORPORA = {"general_cpt": "general", "cancer_cpt": "cancer"}
+PERPLEXITY_MAX_BLOCKS = 64
+PERPLEXITY_BATCH = 8
 
 
 def _device_args(cfg) -> dict:
@@ -61,8 +72,10 @@ def cpt_corpora(cohort: Cohort, seed: int) -> dict[str, dict[str, list[str]]]:
 
 
 @torch.no_grad()
-def perplexity(model, tokenizer, texts: list[str], block_size: int, max_blocks: int = 64) -> float:
-    """Perplexity on concatenated texts cut into `block_size` blocks (the same blocking as CPT)."""
+def perplexity(model, tokenizer, texts: list[str], block_size: int, max_blocks: int = PERPLEXITY_MAX_BLOCKS,
+               batch: int = PERPLEXITY_BATCH) -> float:
+    """Perplexity on concatenated texts cut into `block_size` blocks (the same blocking as CPT), over the first
+    `max_blocks` blocks, `batch` blocks per forward pass."""
     ids = []
     for t in texts:
         ids.extend(tokenizer(t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id])
@@ -72,9 +85,9 @@ def perplexity(model, tokenizer, texts: list[str], block_size: int, max_blocks: 
     blocks = torch.tensor(ids[: n * block_size]).view(n, block_size)
     model = on_best_device(model).eval()
     device = next(model.parameters()).device
-    losses = [model(input_ids=blocks[i:i + 8].to(device), labels=blocks[i:i + 8].to(device)).loss.item()
-              for i in range(0, n, 8)]
-    weights = [min(8, n - i) for i in range(0, n, 8)]
+    losses = [model(input_ids=blocks[i:i + batch].to(device), labels=blocks[i:i + batch].to(device)).loss.item()
+              for i in range(0, n, batch)]
+    weights = [min(batch, n - i) for i in range(0, n, batch)]
     return float(math.exp(np.average(losses, weights=weights)))
 
 
@@ -83,6 +96,52 @@ def lora_config(r: int, alpha: int, dropout: float, target: str):
 
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none", task_type="CAUSAL_LM",
                       target_modules=target)
+
+
+def cpt_lora_config(cfg):
+    """The LoRA of continued pretraining (`cpt_use_lora`): cpt_lora_r / cpt_lora_alpha / cpt_lora_dropout."""
+    return lora_config(cfg.cpt_lora_r, cfg.cpt_lora_alpha, cfg.cpt_lora_dropout, cfg.lora_target_modules)
+
+
+def sft_lora_config(cfg):
+    """The fresh LoRA of instruction tuning (`sft_adapter: new`, every external arm): sft_lora_r / alpha / dropout."""
+    return lora_config(cfg.sft_lora_r, cfg.sft_lora_alpha, cfg.sft_lora_dropout, cfg.lora_target_modules)
+
+
+def cpt_args(cfg, out_dir):
+    """TRL config of continued pretraining (used by `run_cpt` and the dry run): language modelling on texts packed
+    into `cpt_block_size` blocks by concatenation (TRL's "wrapped" packing, as the reference's group_texts), the
+    cpt_* params, a checkpoint every `save_steps`."""
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(out_dir), packing=True, packing_strategy="wrapped", max_length=cfg.cpt_block_size,
+        dataset_text_field="text", learning_rate=cfg.cpt_learning_rate, num_train_epochs=cfg.cpt_num_train_epochs,
+        max_steps=cfg.cpt_max_steps, per_device_train_batch_size=cfg.cpt_per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.cpt_gradient_accumulation_steps, warmup_steps=cfg.cpt_warmup_steps,
+        weight_decay=cfg.cpt_weight_decay, lr_scheduler_type="linear", logging_steps=1, save_strategy="steps",
+        save_steps=cfg.save_steps, save_total_limit=1, **_device_args(cfg),
+    )
+
+
+def sft_args(cfg, out_dir):
+    """TRL config of instruction tuning (used by `run_sft` and the dry run): prompt/completion pairs, the sft_*
+    params, dev loss every `eval_steps`, a checkpoint every `save_steps`, the best checkpoint by dev loss kept."""
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(out_dir), max_length=cfg.sft_max_length, completion_only_loss=cfg.sft_completion_only_loss,
+        learning_rate=cfg.sft_learning_rate, num_train_epochs=cfg.sft_num_train_epochs, max_steps=cfg.sft_max_steps,
+        per_device_train_batch_size=cfg.sft_per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.sft_per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.sft_gradient_accumulation_steps, warmup_steps=cfg.sft_warmup_steps,
+        max_grad_norm=cfg.sft_max_grad_norm, lr_scheduler_type="linear", logging_steps=1,
+        eval_strategy="steps", eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.save_steps,
+        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
+        # batches of similar length: short passage QA and long diagnosis examples mixed would pad most of every
+        # batch (measured: 5.7k tokens/s at batch 64 mixed)
+        train_sampling_strategy="group_by_length", **_device_args(cfg),
+    )
 
 
 def _last_checkpoint(out_dir: Path):
@@ -95,17 +154,10 @@ def run_cpt(cfg, model, tokenizer, texts: list[str], out_dir: Path, stop_after_s
     """Continued pretraining on `texts` (language-modelling format, packed into `cpt_block_size` blocks by
     concatenation — TRL's "wrapped" packing, as the reference's group_texts). Full or LoRA per `cpt_use_lora`.
     Returns (trained model, metrics dict). Saved to out_dir/final: full weights, or the LoRA adapter alone."""
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
-    args = SFTConfig(
-        output_dir=str(out_dir), packing=True, packing_strategy="wrapped", max_length=cfg.cpt_block_size,
-        dataset_text_field="text", learning_rate=cfg.cpt_learning_rate, num_train_epochs=cfg.cpt_num_train_epochs,
-        max_steps=cfg.cpt_max_steps, per_device_train_batch_size=cfg.cpt_per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.cpt_gradient_accumulation_steps, warmup_steps=cfg.cpt_warmup_ratio,
-        weight_decay=cfg.cpt_weight_decay, lr_scheduler_type="linear", logging_steps=1, save_strategy="steps",
-        save_steps=cfg.save_steps, save_total_limit=1, **_device_args(cfg),
-    )
-    peft_config = lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules) if cfg.cpt_use_lora else None
+    args = cpt_args(cfg, out_dir)
+    peft_config = cpt_lora_config(cfg) if cfg.cpt_use_lora else None
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
                          processing_class=tokenizer, peft_config=peft_config)
     return _train(trainer, out_dir, stop_after_steps, tokens_per_step=(
@@ -118,28 +170,15 @@ def run_sft(cfg, model, tokenizer, train_df: pd.DataFrame, dev_df: pd.DataFrame,
     `sft_completion_only_loss` is false (the reference's whole-sequence loss). Keeps the best checkpoint by
     dev loss, saves every `save_steps`, resumes from the last checkpoint in out_dir if one exists.
     `sft_adapter: continue` keeps training an adapter already on `model` (the reference's TRL-0.7 quirk);
-    `new` puts a fresh LoRA (sft_lora_r/alpha/dropout) on it; `full` trains every weight (no adapter: the CPU
+    `new` puts a fresh LoRA (`sft_lora_config`) on it; `full` trains every weight (no adapter: the CPU
     demo's choice, where a LoRA on a ~2M-parameter model learns too slowly for the time budget)."""
     from peft import PeftModel
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
-    args = SFTConfig(
-        output_dir=str(out_dir), max_length=cfg.sft_max_length, completion_only_loss=cfg.sft_completion_only_loss,
-        learning_rate=cfg.sft_learning_rate, num_train_epochs=cfg.sft_num_train_epochs, max_steps=cfg.sft_max_steps,
-        per_device_train_batch_size=cfg.sft_per_device_train_batch_size,
-        per_device_eval_batch_size=cfg.sft_per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.sft_gradient_accumulation_steps, warmup_steps=cfg.sft_warmup_ratio,
-        max_grad_norm=cfg.sft_max_grad_norm, lr_scheduler_type="linear", logging_steps=1,
-        eval_strategy="steps", eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.save_steps,
-        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
-        # batches of similar length: short passage QA and long diagnosis examples mixed would pad most of every
-        # batch (measured: 5.7k tokens/s at batch 64 mixed)
-        train_sampling_strategy="group_by_length", **_device_args(cfg),
-    )
+    args = sft_args(cfg, out_dir)
     keep = isinstance(model, PeftModel) and cfg.sft_adapter == "continue"
     full = cfg.sft_adapter == "full"
-    peft_config = None if keep or full else lora_config(cfg.sft_lora_r, cfg.sft_lora_alpha, cfg.sft_lora_dropout,
-                                                        cfg.lora_target_modules)
+    peft_config = None if keep or full else sft_lora_config(cfg)
     if keep:
         for name, p in model.named_parameters():
             p.requires_grad = "lora_" in name

@@ -249,7 +249,7 @@ def test_missing_params_file(tmp_path, capsys):
 
 def test_unknown_params_key(tmp_path, capsys):
     path = _params(tmp_path, "n_patinets: 5\n")
-    _refused(capsys, path, f"{path}: unknown key 'n_patinets' (valid keys are listed in params/demo.yaml)")
+    _refused(capsys, path, f"{path}: unknown key 'n_patinets' (valid keys are the Config fields in cancerllm/config.py)")
 
 
 def test_wrong_type(tmp_path, capsys):
@@ -281,8 +281,9 @@ def test_negative_step_cap(tmp_path, capsys):
     ("sft_learning_rate: .inf", "key 'sft_learning_rate' must be a finite number, got inf"),
     ("initializer_range: nan", "key 'initializer_range' must be a finite number, got nan"),
     ("cpt_num_train_epochs: -.inf", "key 'cpt_num_train_epochs' must be a finite number, got -inf"),
-    ("lora_dropout: 1.0", "key 'lora_dropout' must be in [0, 1), got 1.0"),
-    ("sft_warmup_ratio: -0.1", "key 'sft_warmup_ratio' must be in [0, 1), got -0.1"),
+    ("cpt_lora_dropout: 1.0", "key 'cpt_lora_dropout' must be in [0, 1), got 1.0"),
+    ("sft_warmup_steps: -0.1", ("key 'sft_warmup_steps' must be a fraction of the steps in [0, 1) or a "
+                                "whole number of steps, got -0.1")),
     ("cpt_weight_decay: 1.5", "key 'cpt_weight_decay' must be in [0, 1), got 1.5"),
     ("sft_max_grad_norm: 0", "key 'sft_max_grad_norm' must be > 0, got 0.0"),
     ("seed: -1", "key 'seed' must be in [0, 4294967295], got -1"),
@@ -310,7 +311,7 @@ def test_value_out_of_range(tmp_path, capsys, line, message):
                                      "matching a layer's whole name (e.g. '.*\\.(q|v)_proj'), got 'q_proj'")),
     ("lora_target_modules: '(q'", ("key 'lora_target_modules' is not a valid regular expression (missing ), "
                                    "unterminated subpattern at position 0)")),
-    ("1: one\nfoo: bar", "unknown key '1' (valid keys are listed in params/demo.yaml)"),
+    ("1: one\nfoo: bar", "unknown key '1' (valid keys are the Config fields in cancerllm/config.py)"),
 ], ids=["bool-fraction", "target-modules-no-match", "target-modules-bad-regex", "number-and-text-keys"])
 def test_value_of_the_wrong_shape(tmp_path, capsys, line, message):
     path = _params(tmp_path, line + "\n")

@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cancerllm.config import (
     FIELDS,
+    RENAMED,
     REPO_ROOT,
+    STAGES,
     Config,
     ParamsError,
-    config_from_notebook,
     load_params,
     make_config,
+    params_diff,
     parse_override,
+    recorded_names,
 )
 
 PARAMS = sorted((REPO_ROOT / "params").glob("*.yaml"))
+#: each profile's full Config (under the key names runs were recorded with), params hash and stage keys (for
+#: the inputs below), as the code before "one source for every parameter" computed them: the contract that
+#: loading a profile still gives the same Config and recorded runs keep their keys
+EXPECTED = json.loads((REPO_ROOT / "tests" / "data" / "profiles_expected.json").read_text(encoding="utf-8"))
+EXPECTED_INPUTS = {"notes.csv": "ab12"}
 
 
 def _params_file(tmp_path: Path, body: str, name: str = "p.yaml") -> Path:
@@ -66,7 +77,7 @@ def test_profile_values():
     assert (paper.bf16, paper.cpt_use_lora, paper.show_examples) == (True, True, False)
     # committed as the 7B Mistral shape (dry run without weights); users point base_model at local weights
     assert (paper.hidden_size, paper.num_hidden_layers, paper.num_key_value_heads, paper.vocab_size) == (4096, 32, 8, 32000)
-    assert (paper.lora_r, paper.lora_alpha, paper.lora_dropout, paper.sft_adapter) == (8, 16, 0.05, "continue")
+    assert (paper.cpt_lora_r, paper.cpt_lora_alpha, paper.cpt_lora_dropout, paper.sft_adapter) == (8, 16, 0.05, "continue")
 
 
 def test_empty_file_gives_defaults(tmp_path):
@@ -76,13 +87,13 @@ def test_empty_file_gives_defaults(tmp_path):
 # ----------------------------------------------------------------------------- errors
 def test_unknown_key_names_key_and_file(tmp_path):
     path = _params_file(tmp_path, "n_patients: 10\nn_patient: 12\n")
-    assert _error(path) == f"{path}: unknown key 'n_patient' (valid keys are listed in params/demo.yaml)"
+    assert _error(path) == f"{path}: unknown key 'n_patient' (valid keys are the Config fields in cancerllm/config.py)"
 
 
 def test_unknown_key_from_override_names_file(tmp_path):
     path = _params_file(tmp_path, "n_patients: 10\n")
     assert _error(path, ["learnin_rate=0.1"]) == (
-        f"{path}: unknown key 'learnin_rate' (valid keys are listed in params/demo.yaml)"
+        f"{path}: unknown key 'learnin_rate' (valid keys are the Config fields in cancerllm/config.py)"
     )
 
 
@@ -232,16 +243,21 @@ def test_context_bounds_follow_the_small_model_only():
 def test_make_config_source_in_message():
     with pytest.raises(ParamsError) as info:
         make_config({"zzz": 1}, source="mine.yaml")
-    assert str(info.value) == "mine.yaml: unknown key 'zzz' (valid keys are listed in params/demo.yaml)"
+    assert str(info.value) == "mine.yaml: unknown key 'zzz' (valid keys are the Config fields in cancerllm/config.py)"
 
 
-def test_config_from_notebook_picks_fields_only():
-    ns = {"n_patients": 12, "seed": 3, "cfg": object(), "pd": None, "__name__": "__main__"}
-    cfg = config_from_notebook(ns)
+def test_notebook_parameters_load_through_load_params(tmp_path):
+    """A notebook's two parameters: no profile = the Config defaults; `overrides` on top of either."""
+    assert load_params(None, {}) == Config() == load_params()
+    cfg = load_params(None, {"n_patients": 12, "seed": 3})
     assert (cfg.n_patients, cfg.seed) == (12, 3)
     assert dataclasses.replace(cfg, n_patients=40, seed=42) == Config()
     with pytest.raises(ParamsError, match=r"^notebook parameters: key 'n_patients' must be > 0, got -1$"):
-        config_from_notebook({"n_patients": -1})
+        load_params(None, {"n_patients": -1})
+    path = _params_file(tmp_path, "n_patients: 100\nseed: 5\n")
+    assert (load_params(path, {"n_patients": 12}).n_patients, load_params(path, {"n_patients": 12}).seed) == (12, 5)
+    with pytest.raises(ParamsError, match=r"^notebook parameters: overrides must be a dict of key: value, got str$"):
+        load_params(None, "n_patients=3")
 
 
 # ----------------------------------------------------------------------------- paths and hash
@@ -290,3 +306,115 @@ def test_small_model_linear_names_are_the_models():
             num_key_value_heads=1))
     linear = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n != "lm_head"]
     assert linear == _SMALL_LINEAR
+
+
+# ----------------------------------------------------------------------------- one source for every parameter
+@pytest.mark.parametrize("name", ["demo", "paper", "tcga"])
+def test_profile_gives_the_recorded_config(name):
+    """Every field of the profile's Config, its params hash and its stage keys are those recorded before the
+    profiles were cut to their differences and keys were renamed (tests/data/profiles_expected.json)."""
+    from cancerllm.runner import stage_key
+
+    cfg = load_params(REPO_ROOT / "params" / f"{name}.yaml")
+    got, want = recorded_names(cfg.to_dict()), EXPECTED[name]["config"]
+    assert list(want) == list(recorded_names(Config().to_dict()))  # the same fields, in the same order
+    diff = {k: (got[k], want[k]) for k in want if got[k] != want[k] or type(got[k]) is not type(want[k])}
+    assert diff == {}, "(now, recorded)"
+    assert cfg.params_hash() == EXPECTED[name]["params_hash"]
+    assert {s: stage_key(cfg.to_dict(), EXPECTED_INPUTS, s) for s in STAGES} == EXPECTED[name]["stage_keys"]
+
+
+def test_defaults_give_the_recorded_config():
+    from cancerllm.runner import stage_key
+
+    assert recorded_names(Config().to_dict()) == EXPECTED["defaults"]["config"]
+    assert Config().params_hash() == EXPECTED["defaults"]["params_hash"]
+    assert {s: stage_key(Config().to_dict(), EXPECTED_INPUTS, s) for s in STAGES} == EXPECTED["defaults"]["stage_keys"]
+
+
+@pytest.mark.parametrize("path", PARAMS, ids=lambda p: p.name)
+def test_profile_lists_only_what_differs_from_the_defaults(path):
+    keys = list(yaml.safe_load(path.read_text(encoding="utf-8")))
+    assert [k for k in keys if k not in FIELDS] == [], "keys that are not Config fields"
+    assert [k for k in keys if k in RENAMED] == [], "old key names"
+    cfg = load_params(path)
+    assert sorted(keys) == sorted(params_diff(cfg)), "a key set to its default, or a difference not listed"
+    assert keys == [k for k in FIELDS if k in keys], "keys in Config order"
+
+
+@pytest.mark.parametrize("path", PARAMS, ids=lambda p: p.name)
+def test_profile_says_why_each_key_differs(path):
+    """The documentation of a key is its Config field's comment; a profile notes why it sets the key."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if re.match(r"^[a-z_]\w*:", line)]
+    assert lines and [line for line in lines if not re.search(r"\s#\s*\S", line)] == []
+
+
+def test_demo_profile_is_short():
+    assert len(yaml.safe_load((REPO_ROOT / "params" / "demo.yaml").read_text(encoding="utf-8"))) <= 36
+
+
+@pytest.mark.parametrize("path", PARAMS, ids=lambda p: p.name)
+def test_notebook_parameters_rebuild_the_runners_config(path):
+    """The runner passes a notebook no profile and its params as `overrides`; the notebook's loader then builds
+    exactly the runner's Config."""
+    from cancerllm.runner import notebook_parameters
+
+    cfg = load_params(path, ["seed=7", "dry_run=true"])
+    nb = notebook_parameters(cfg)
+    assert set(nb) == {"params_file", "overrides"} and nb["params_file"] is None
+    assert load_params(nb["params_file"], nb["overrides"]) == cfg
+    assert notebook_parameters(Config()) == {"params_file": None, "overrides": {}}
+
+
+# ----------------------------------------------------------------------------- renamed keys
+def test_renamed_keys_are_trl_names_behind_the_phase_prefix():
+    assert RENAMED == {"lora_r": "cpt_lora_r", "lora_alpha": "cpt_lora_alpha", "lora_dropout": "cpt_lora_dropout",
+                       "cpt_warmup_ratio": "cpt_warmup_steps", "sft_warmup_ratio": "sft_warmup_steps"}
+    assert set(RENAMED.values()) <= set(FIELDS) and not set(RENAMED) & set(FIELDS)
+
+
+def test_old_key_names_still_load_with_a_warning(tmp_path):
+    path = _params_file(tmp_path, "lora_r: 4\nsft_warmup_ratio: 0.1\n")
+    with pytest.warns(FutureWarning) as record:
+        cfg = load_params(path)
+    assert (cfg.cpt_lora_r, cfg.sft_warmup_steps) == (4, 0.1)
+    assert [str(w.message) for w in record] == [
+        f"{path}: key 'lora_r' is deprecated, renamed 'cpt_lora_r' (same meaning; the old name still works for now)",
+        (f"{path}: key 'sft_warmup_ratio' is deprecated, renamed 'sft_warmup_steps' (same meaning; the old name "
+         f"still works for now)")]
+    with pytest.warns(FutureWarning) as record:
+        assert load_params(path, ["lora_alpha=8"]).cpt_lora_alpha == 8  # an old name in --set too
+    assert "key 'lora_alpha' is deprecated, renamed 'cpt_lora_alpha'" in str(record[-1].message)
+    with pytest.warns(FutureWarning):
+        assert load_params(path, ["cpt_lora_r=2"]).cpt_lora_r == 2  # the override wins over the file's old name
+
+
+def test_old_and_new_name_together_are_refused(tmp_path):
+    path = _params_file(tmp_path, "lora_r: 4\ncpt_lora_r: 8\n")
+    assert _error(path) == f"{path}: key 'lora_r' is the old name of 'cpt_lora_r', which is given too; keep only 'cpt_lora_r'"
+
+
+def test_runs_recorded_with_old_names_keep_their_keys_and_load():
+    """A manifest written before the rename stores the old names: its stage keys equal the new code's for the same
+    Config, and make_config (chapter 30's external validation, the gate) still reads it."""
+    from cancerllm.runner import stage_key
+
+    cfg = load_params(REPO_ROOT / "params" / "paper.yaml")
+    old = recorded_names(cfg.to_dict())
+    assert "lora_r" in old and "cpt_lora_r" not in old
+    for stage in STAGES:
+        assert stage_key(old, EXPECTED_INPUTS, stage) == stage_key(cfg.to_dict(), EXPECTED_INPUTS, stage)
+    with pytest.warns(FutureWarning):
+        assert make_config(old, source="manifest.json") == cfg
+
+
+@pytest.mark.parametrize("value, ok", [(0.0, True), (0.5, True), (10, True), (10.0, True), (1.5, False),
+                                       (-0.1, False), (1, True)])
+def test_warmup_steps_is_a_fraction_or_whole_steps(tmp_path, value, ok):
+    """transformers' warmup_steps: a float in [0, 1) is a fraction of the steps, a whole number >= 1 a count."""
+    path = _params_file(tmp_path, f"cpt_warmup_steps: {value}\n")
+    if ok:
+        assert load_params(path).cpt_warmup_steps == value
+    else:
+        assert _error(path) == (f"{path}: key 'cpt_warmup_steps' must be a fraction of the steps in [0, 1) or a whole "
+                                f"number of steps, got {float(value)!r}")

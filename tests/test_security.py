@@ -259,11 +259,11 @@ def test_dry_run_refuses_a_hub_id(tmp_path, capsys, cached_hub_config):
 
 def test_notebook_parameters_refuse_a_hub_id():
     """A notebook run on its own validates its parameters with the same rule (no CLI check in between)."""
-    from cancerllm.config import config_from_notebook
+    from cancerllm.config import load_params
     from cancerllm.errors import ParamsError
 
     with pytest.raises(ParamsError) as info:
-        config_from_notebook({"base_model": "gpt2"})
+        load_params(None, {"base_model": "gpt2"})
     assert str(info.value) == RELATIVE_MODEL_ERROR.format("notebook parameters", "gpt2")
 
 

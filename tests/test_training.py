@@ -192,8 +192,43 @@ def test_paper_profile_dry_run_builds_7b_shape_without_weights():
     assert rep["parameters_total"] == 7_241_732_096  # Mistral-7B
     assert rep["cpt_lora_trainable"] == 20_971_520  # r=8 on q,k,v,o,gate,up,down of 32 layers
     assert rep["cpt"]["max_length"] == 3000 and rep["cpt"]["epochs"] == 0.5 and rep["cpt"]["lr"] == 2e-4
+    assert rep["cpt"]["max_steps"] == -1 and rep["cpt"]["warmup_steps"] == 0.05 and rep["cpt"]["save_steps"] == 500
     assert rep["sft"] == {"max_length": 4000, "completion_only_loss": False, "lr": 2e-4, "epochs": 5.0,
-                          "effective_batch": 4, "max_grad_norm": 0.3, "adapter": "continue"}
+                          "max_steps": -1, "effective_batch": 4, "max_grad_norm": 0.3, "warmup_steps": 0.03,
+                          "eval_steps": 500, "save_steps": 500, "adapter": "continue"}
+
+
+@pytest.mark.parametrize("profile", [None, "demo", "paper"])
+def test_dry_run_builds_the_trl_configs_training_uses(profile, tmp_path, monkeypatch):
+    """run_cpt and run_sft hand SFTTrainer exactly the configs (and CPT LoRA) the dry run reports on."""
+    import pandas as pd
+    import trl
+
+    from cancerllm.config import REPO_ROOT, load_params
+    from cancerllm.dryrun import dry_run_args
+
+    cfg = load_params(REPO_ROOT / "params" / f"{profile}.yaml") if profile else make_config({})
+    seen = {}
+
+    class Built(Exception):
+        pass
+
+    def fake_trainer(**kw):
+        seen.update(kw)
+        raise Built
+
+    monkeypatch.setattr(trl, "SFTTrainer", fake_trainer)
+    with pytest.raises(Built):
+        training.run_cpt(cfg, None, None, ["a note"], tmp_path / "cpt")
+    cpt, cpt_peft = seen["args"], seen["peft_config"]
+    pairs = pd.DataFrame({"prompt": ["q"], "completion": ["a"]})
+    with pytest.raises(Built):
+        training.run_sft(cfg, None, None, pairs, pairs, tmp_path / "sft")
+    dry = dry_run_args(cfg, tmp_path)
+    assert dry["cpt"].to_dict() == cpt.to_dict() and dry["sft"].to_dict() == seen["args"].to_dict()
+    assert (cpt.max_steps, seen["args"].max_steps) == (cfg.cpt_max_steps, cfg.sft_max_steps)
+    assert (cpt.warmup_steps, seen["args"].warmup_steps) == (cfg.cpt_warmup_steps, cfg.sft_warmup_steps)
+    assert cpt_peft == (training.cpt_lora_config(cfg) if cfg.cpt_use_lora else None)
 
 
 def test_trainer_reports_progress_on_the_console_bar_in_a_notebook(world, tmp_path, monkeypatch, capsys):

@@ -25,8 +25,8 @@ def train_run(cfg, tokenizer, texts: list[str], out_dir, steps: int, block: int,
     from .. import modeling, training
 
     c = dataclasses.replace(cfg, cpt_max_steps=steps, cpt_block_size=block, cpt_per_device_train_batch_size=batch,
-                            cpt_gradient_accumulation_steps=1, cpt_use_lora=lora, lora_r=cfg.sft_lora_r,
-                            lora_alpha=cfg.sft_lora_alpha, save_steps=10_000, bf16=bf16, **shape)
+                            cpt_gradient_accumulation_steps=1, cpt_use_lora=lora, cpt_lora_r=cfg.sft_lora_r,
+                            cpt_lora_alpha=cfg.sft_lora_alpha, save_steps=10_000, bf16=bf16, **shape)
     model = modeling.build_small_model(c, tokenizer)
     n_matmul = matmul_parameters(model)
     _, m = training.run_cpt(c, model, tokenizer, texts, Path(out_dir))
@@ -71,7 +71,7 @@ def scaling_sweep(cfg, sets: dict, tokenizer, out_dir, dev_examples: int = 32):
     dev = sets["sft_dev"].head(dev_examples)  # one fixed dev subset for every width: a cheap, comparable dev loss
     for h in tqdm(cfg.efficiency_hidden_sizes, desc="scaling sweep"):
         c = dataclasses.replace(cfg, hidden_size=h, intermediate_size=3 * h, sft_max_steps=steps, eval_steps=steps,
-                                save_steps=steps, sft_warmup_ratio=0.0)
+                                save_steps=steps, sft_warmup_steps=0.0)
         model = modeling.build_small_model(c, tokenizer)
         n_matmul = matmul_parameters(model)
         train = sets["sft_train"].head(2 * steps * c.sft_per_device_train_batch_size * c.sft_gradient_accumulation_steps)
