@@ -249,7 +249,7 @@ def test_missing_params_file(tmp_path, capsys):
 
 def test_unknown_params_key(tmp_path, capsys):
     path = _params(tmp_path, "n_patinets: 5\n")
-    _refused(capsys, path, f"{path}: unknown key 'n_patinets' (valid keys are the Config fields in cancerllm/config.py)")
+    _refused(capsys, path, f"{path}: unknown key 'n_patinets' (valid keys are the Config fields in cancerllm/config/fields.py)")
 
 
 def test_wrong_type(tmp_path, capsys):
@@ -311,7 +311,7 @@ def test_value_out_of_range(tmp_path, capsys, line, message):
                                      "matching a layer's whole name (e.g. '.*\\.(q|v)_proj'), got 'q_proj'")),
     ("lora_target_modules: '(q'", ("key 'lora_target_modules' is not a valid regular expression (missing ), "
                                    "unterminated subpattern at position 0)")),
-    ("1: one\nfoo: bar", "unknown key '1' (valid keys are the Config fields in cancerllm/config.py)"),
+    ("1: one\nfoo: bar", "unknown key '1' (valid keys are the Config fields in cancerllm/config/fields.py)"),
 ], ids=["bool-fraction", "target-modules-no-match", "target-modules-bad-regex", "number-and-text-keys"])
 def test_value_of_the_wrong_shape(tmp_path, capsys, line, message):
     path = _params(tmp_path, line + "\n")

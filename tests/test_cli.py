@@ -65,7 +65,7 @@ def test_validate_unknown_key_exits_2_with_one_line(sub):
     proc, path = sub["validate_unknown"], sub["args"]["validate_unknown"][1]
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr == f"error: {path}: unknown key 'n_patinets' (valid keys are the Config fields in cancerllm/config.py)\n"
+    assert proc.stderr == f"error: {path}: unknown key 'n_patinets' (valid keys are the Config fields in cancerllm/config/fields.py)\n"
 
 
 def test_validate_tiny_synthetic_ok(sub):
@@ -83,7 +83,7 @@ def test_run_bad_key_exits_2_and_writes_nothing(sub):
     proc, path = sub["run_bad_key"], sub["args"]["run_bad_key"][1]
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr == f"error: {path}: unknown key 'bogus_key' (valid keys are the Config fields in cancerllm/config.py)\n"
+    assert proc.stderr == f"error: {path}: unknown key 'bogus_key' (valid keys are the Config fields in cancerllm/config/fields.py)\n"
     assert not (sub["dir"] / "runs_c").exists()
 
 

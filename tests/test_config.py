@@ -87,13 +87,13 @@ def test_empty_file_gives_defaults(tmp_path):
 # ----------------------------------------------------------------------------- errors
 def test_unknown_key_names_key_and_file(tmp_path):
     path = _params_file(tmp_path, "n_patients: 10\nn_patient: 12\n")
-    assert _error(path) == f"{path}: unknown key 'n_patient' (valid keys are the Config fields in cancerllm/config.py)"
+    assert _error(path) == f"{path}: unknown key 'n_patient' (valid keys are the Config fields in cancerllm/config/fields.py)"
 
 
 def test_unknown_key_from_override_names_file(tmp_path):
     path = _params_file(tmp_path, "n_patients: 10\n")
     assert _error(path, ["learnin_rate=0.1"]) == (
-        f"{path}: unknown key 'learnin_rate' (valid keys are the Config fields in cancerllm/config.py)"
+        f"{path}: unknown key 'learnin_rate' (valid keys are the Config fields in cancerllm/config/fields.py)"
     )
 
 
@@ -243,7 +243,7 @@ def test_context_bounds_follow_the_small_model_only():
 def test_make_config_source_in_message():
     with pytest.raises(ParamsError) as info:
         make_config({"zzz": 1}, source="mine.yaml")
-    assert str(info.value) == "mine.yaml: unknown key 'zzz' (valid keys are the Config fields in cancerllm/config.py)"
+    assert str(info.value) == "mine.yaml: unknown key 'zzz' (valid keys are the Config fields in cancerllm/config/fields.py)"
 
 
 def test_notebook_parameters_load_through_load_params(tmp_path):

@@ -198,8 +198,8 @@ def test_notebooks_define_nothing(path):
 
 # ----------------------------------------------------------------------------- (g) every field documented
 def _config_field_comments() -> dict[str, str]:
-    """Config field -> its trailing comment in cancerllm/config.py ('' when it has none)."""
-    source = (REPO_ROOT / "cancerllm" / "config.py").read_text(encoding="utf-8")
+    """Config field -> its trailing comment in cancerllm/config/fields.py ('' when it has none)."""
+    source = (REPO_ROOT / "cancerllm" / "config" / "fields.py").read_text(encoding="utf-8")
     comments = {
         tok.start[0]: tok.string.lstrip("#").strip()
         for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT
