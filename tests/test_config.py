@@ -124,7 +124,8 @@ def test_wrong_type_names_key_file_and_type(tmp_path, line, expected):
         ("cpt_max_steps: 0", "key 'cpt_max_steps' must be -1 (no cap) or > 0, got 0"),
         ("max_eval_instances: -2", "key 'max_eval_instances' must be -1 (no cap) or > 0, got -2"),
         ("ocr_noise_rate: 1.0", "key 'ocr_noise_rate' must be in [0, 1), got 1.0"),
-        ("save_steps: 7", "key 'save_steps' must be a multiple of eval_steps (5), got 7"),
+        ("save_steps: 7\neval_steps: 5", "key 'save_steps' must be a multiple of eval_steps (5), got 7"),
+        ("eval_steps: 0", "key 'eval_steps' must be > 0, got 0"),
         ("robustness_rates: [0.1, 1.0]", "key 'robustness_rates' must be a non-empty list of numbers in [0, 1), got [0.1, 1.0]"),
         ("retrievers: [bm25, dense]",
          "key 'retrievers' must be a non-empty subset of ['bm25', 'tfidf', 'char_ngram'], got ['bm25', 'dense']"),
@@ -418,3 +419,13 @@ def test_warmup_steps_is_a_fraction_or_whole_steps(tmp_path, value, ok):
     else:
         assert _error(path) == (f"{path}: key 'cpt_warmup_steps' must be a fraction of the steps in [0, 1) or a whole "
                                 f"number of steps, got {float(value)!r}")
+
+
+def test_eval_steps_left_out_means_every_checkpoint():
+    """A profile that sets save_steps and not eval_steps gets dev loss at every checkpoint (the demo, tcga and
+    paper profiles rely on it); params_diff leaves the implied key out, and the round trip holds."""
+    cfg = make_config({"save_steps": 150})
+    assert cfg.eval_steps == 150 and "eval_steps" not in params_diff(cfg) and make_config(params_diff(cfg)) == cfg
+    other = make_config({"save_steps": 150, "eval_steps": 50})
+    assert other.eval_steps == 50 and params_diff(other)["eval_steps"] == 50 and make_config(params_diff(other)) == other
+    assert make_config({}).eval_steps == 5 == make_config({}).save_steps

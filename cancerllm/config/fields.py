@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 STAGES = ["00_data_profiling", "10_continued_pretraining", "20_instruction_tuning", "30_evaluation",
@@ -21,6 +19,7 @@ STAGES = ["00_data_profiling", "10_continued_pretraining", "20_instruction_tunin
 RETRIEVERS = ["bm25", "tfidf", "char_ngram"]
 
 DATA_SOURCES = ["synthetic", "tcga", "custom"]
+
 
 @dataclass
 class Config:
@@ -81,7 +80,7 @@ class Config:
     sft_lora_alpha: int = 32  # LoRA alpha of the fresh SFT LoRA
     sft_lora_dropout: float = 0.05  # LoRA dropout of the fresh SFT LoRA
     save_steps: int = 5  # checkpoint every N optimizer steps (CPT and SFT; a multiple of eval_steps)
-    eval_steps: int = 5  # dev loss every N steps (best checkpoint by dev loss)
+    eval_steps: int = 5  # dev loss every N steps (best checkpoint by dev loss); left out of a profile: = save_steps (every checkpoint)
     max_sft_examples: int = 400  # cap on tuning examples (sentence-level QA + diagnosis; CPU budget); -1 = all
     prompt_style: str = "alpaca"  # alpaca = the reference's template (paper) | short = no preamble (~60 fewer tokens per passage)
     sft_negatives: float = 2.0  # not-relevant passages per passage that states the value (sentence-level QA)
@@ -161,6 +160,7 @@ class Config:
         blob = json.dumps(recorded_names(self.to_dict()), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
+
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 
 
@@ -171,6 +171,7 @@ RENAMED = {"lora_r": "cpt_lora_r", "lora_alpha": "cpt_lora_alpha", "lora_dropout
            "cpt_warmup_ratio": "cpt_warmup_steps", "sft_warmup_ratio": "sft_warmup_steps"}
 
 _RECORDED = {new: old for old, new in RENAMED.items()}
+
 
 def recorded_names(params: dict) -> dict:
     """`params` with renamed keys under their old names: what `Config.params_hash` and the runner's stage keys

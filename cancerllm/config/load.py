@@ -27,6 +27,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+
 def _yaml(text: str, where: str):
     """Parse YAML with unique keys; a parse error is one ParamsError naming `where` and the problem."""
     try:
@@ -38,12 +39,14 @@ def _yaml(text: str, where: str):
     except yaml.YAMLError as exc:
         raise ParamsError(f"{where}: not valid YAML ({exc.__class__.__name__})") from None
 
+
 def parse_override(item: str) -> tuple[str, object]:
     """`--set key=value` -> (key, YAML-parsed value)."""
     if "=" not in item:
         raise ParamsError(f"--set {item}: expected key=value")
     key, raw = item.split("=", 1)
     return key.strip(), _yaml(raw, f"--set {item}")
+
 
 def check_run_paths(cfg: Config, source: str) -> None:
     """The run directory can be made where the params put it: every existing part of runs_root/run_name is a
@@ -62,6 +65,7 @@ def check_run_paths(cfg: Config, source: str) -> None:
                 raise ParamsError(f"{source}: key '{key}': {path} is not writable")
             return
 
+
 def load_params(path: str | Path | None = None, overrides: dict | list[str] | None = None) -> Config:
     """The one way a Config is built from params: read the profile at `path` (None: none, the Config defaults),
     apply `overrides` on top — a dict {key: value} (a notebook's `overrides` parameter) or `--set key=value`
@@ -79,6 +83,7 @@ def load_params(path: str | Path | None = None, overrides: dict | list[str] | No
     cfg = make_config(params, source=source)
     check_run_paths(cfg, source)
     return cfg
+
 
 def _read_profile(path: Path) -> dict:
     if path.is_dir():

@@ -33,7 +33,11 @@ def params_diff(cfg: Config) -> dict:
     """The params where `cfg` differs from the Config defaults: what a profile lists, and the `overrides` the
     runner passes to each notebook (`make_config(params_diff(cfg)) == cfg`)."""
     defaults = Config().to_dict()
-    return {k: v for k, v in cfg.to_dict().items() if v != defaults[k] or type(v) is not type(defaults[k])}
+    diff = {k: v for k, v in cfg.to_dict().items() if v != defaults[k] or type(v) is not type(defaults[k])}
+    if cfg.eval_steps == cfg.save_steps:  # implied: left out, eval_steps is save_steps (make_config)
+        diff.pop("eval_steps", None)
+    return diff
+
 
 _TYPES = typing.get_type_hints(Config)
 
@@ -83,11 +87,13 @@ RESERVED_NAMES = {*_ABLATION, "zero_shot", "rule", "tfidf_logreg", "base"}
 #: an arm's name is a table row, a directory and a file name: a lowercase identifier
 ARM_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
+
 def arm_names(cfg) -> list[str]:
     """Every trained arm in the order the book lists them: the ablation (``ablation_models``, all grown from one
     base) then the external arms (``arms``: local models tuned with the same recipe). Used by every chapter that
     loops over trained models (pipeline, evaluation, memorisation, robustness, calibration, retrieval)."""
     return [*cfg.ablation_models, *cfg.arms]
+
 
 def _check_arms(cfg: Config, source: str) -> None:
     """`arms` names local model directories by plain names that clash with no other system; the directories
@@ -104,6 +110,7 @@ def _check_arms(cfg: Config, source: str) -> None:
         if not Path(path).is_absolute():  # kernels run in notebooks/: a relative path would resolve elsewhere
             raise ParamsError(f"{source}: key 'arms': {name} must be an absolute path to a local model directory "
                               f"(nothing is downloaded), got {path!r}")
+
 
 def _check_type(key: str, value, source: str):
     want = _TYPES[key]
@@ -128,10 +135,12 @@ def _check_type(key: str, value, source: str):
         )
     return value
 
+
 #: the linear layers of the "small" model (transformers' Mistral), as PEFT sees their full names
 _SMALL_LINEAR = [f"model.layers.0.{part}" for part in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
                                                         "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
                                                         "mlp.down_proj")]
+
 
 def _check_target_modules(cfg: Config, source: str) -> None:
     """PEFT reads a string other than 'all-linear' as a regular expression that must match a module's whole
@@ -147,6 +156,7 @@ def _check_target_modules(cfg: Config, source: str) -> None:
         raise ParamsError(f"{source}: key 'lora_target_modules' must be 'all-linear' or a regular expression "
                           f"matching a layer's whole name (e.g. '.*\\.(q|v)_proj'), got {target!r}")
 
+
 def make_config(params: dict, source: str = "<params>") -> Config:
     """Build a validated Config from a flat dict (missing keys take the Config defaults). `source` names the file
     in error messages."""
@@ -156,6 +166,8 @@ def make_config(params: dict, source: str = "<params>") -> Config:
         raise ParamsError(f"{source}: unknown key '{unknown[0]}' (valid keys are the Config fields in "
                           f"cancerllm/config/fields.py)")
     values = {k: _check_type(k, v, source) for k, v in params.items()}
+    if "eval_steps" not in values and "save_steps" in values:  # dev loss at every checkpoint unless said otherwise
+        values["eval_steps"] = values["save_steps"]
     cfg = Config(**values)
     for key, want in _TYPES.items():  # NaN slips past every comparison below (nan <= 0 is False)
         if want is float and not math.isfinite(getattr(cfg, key)):

@@ -49,6 +49,7 @@ def run_cpt(cfg, model, tokenizer, texts: list[str], out_dir: Path, stop_after_s
     return _train(trainer, out_dir, stop_after_steps, tokens_per_step=(
         cfg.cpt_block_size * cfg.cpt_per_device_train_batch_size * cfg.cpt_gradient_accumulation_steps))
 
+
 def run_sft(cfg, model, tokenizer, train_df: pd.DataFrame, dev_df: pd.DataFrame, out_dir: Path,
             stop_after_steps: int | None = None):
     """Instruction tuning (LoRA, or every weight with `sft_adapter: full`) on prompt/completion pairs. Loss on the completion only unless
@@ -73,6 +74,7 @@ def run_sft(cfg, model, tokenizer, train_df: pd.DataFrame, dev_df: pd.DataFrame,
                          processing_class=tokenizer, peft_config=peft_config)
     return _train(trainer, out_dir, stop_after_steps, tokens_per_step=None)
 
+
 def console_progress(trainer) -> None:
     """In a notebook the Trainer reports progress with an HTML table of per-step losses that stays in the
     executed notebook and so in the book; swap it for the console tqdm bar (stderr), which the analyst still
@@ -87,6 +89,7 @@ def console_progress(trainer) -> None:
     if trainer.pop_callback(NotebookProgressCallback) is not None:
         trainer.add_callback(bar_only_progress())
 
+
 @functools.cache
 def bar_only_progress() -> type:
     """transformers' console progress bar without its per-step log lines on stdout (``console_progress``). A
@@ -99,6 +102,7 @@ def bar_only_progress() -> type:
             return None
 
     return BarOnlyProgress
+
 
 def _train(trainer, out_dir: Path, stop_after_steps, tokens_per_step):
     from .. import measure

@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 
 
-
 def _device_args(cfg) -> dict:
     cuda = torch.cuda.is_available()
     return dict(use_cpu=not cuda, bf16=bool(cfg.bf16), fp16=False, activation_checkpointing=bool(cfg.gradient_checkpointing),
                 report_to="none", seed=cfg.seed, data_seed=cfg.seed, dataloader_num_workers=0, disable_tqdm=False)
+
 
 def lora_config(r: int, alpha: int, dropout: float, target: str):
     from peft import LoraConfig
@@ -20,13 +20,16 @@ def lora_config(r: int, alpha: int, dropout: float, target: str):
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none", task_type="CAUSAL_LM",
                       target_modules=target)
 
+
 def cpt_lora_config(cfg):
     """The LoRA of continued pretraining (`cpt_use_lora`): cpt_lora_r / cpt_lora_alpha / cpt_lora_dropout."""
     return lora_config(cfg.cpt_lora_r, cfg.cpt_lora_alpha, cfg.cpt_lora_dropout, cfg.lora_target_modules)
 
+
 def sft_lora_config(cfg):
     """The fresh LoRA of instruction tuning (`sft_adapter: new`, every external arm): sft_lora_r / alpha / dropout."""
     return lora_config(cfg.sft_lora_r, cfg.sft_lora_alpha, cfg.sft_lora_dropout, cfg.lora_target_modules)
+
 
 def cpt_args(cfg, out_dir):
     """TRL config of continued pretraining (used by `run_cpt` and the dry run): language modelling on texts packed
@@ -42,6 +45,7 @@ def cpt_args(cfg, out_dir):
         weight_decay=cfg.cpt_weight_decay, lr_scheduler_type="linear", logging_steps=1, save_strategy="steps",
         save_steps=cfg.save_steps, save_total_limit=1, **_device_args(cfg),
     )
+
 
 def sft_args(cfg, out_dir):
     """TRL config of instruction tuning (used by `run_sft` and the dry run): prompt/completion pairs, the sft_*
@@ -61,6 +65,7 @@ def sft_args(cfg, out_dir):
         # batch (measured: 5.7k tokens/s at batch 64 mixed)
         train_sampling_strategy="group_by_length", **_device_args(cfg),
     )
+
 
 def _last_checkpoint(out_dir: Path):
     from transformers.trainer_utils import get_last_checkpoint

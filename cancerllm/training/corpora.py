@@ -25,6 +25,7 @@ PERPLEXITY_MAX_BLOCKS = 64
 
 PERPLEXITY_BATCH = 8
 
+
 def cpt_corpora(cohort: Cohort, seed: int) -> dict[str, dict[str, list[str]]]:
     """Train and held-out texts of the two CPT corpora.
 
@@ -49,6 +50,7 @@ def cpt_corpora(cohort: Cohort, seed: int) -> dict[str, dict[str, list[str]]]:
     n_hold = max(1, len(gen) // 10) if gen else 0
     general = {"train": [gen[i] for i in order[n_hold:]], "heldout": [gen[i] for i in order[:n_hold]]}
     return {"cancer": cancer, "general": general}
+
 
 @torch.no_grad()
 def perplexity(model, tokenizer, texts: list[str], block_size: int, max_blocks: int = PERPLEXITY_MAX_BLOCKS,

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 
-
 class _StopAfter:
     """Callback that simulates an interruption after N optimizer steps (used by the resume test)."""
 
@@ -26,12 +25,14 @@ class _StopAfter:
                 return control
         self.cb = _Cb()
 
+
 def checkpoint_bytes(model) -> tuple[int, int]:
     """(saved weights, optimizer state) of one checkpoint of `model`, in bytes: the weights are all parameters
     for full training and the adapter alone for LoRA; AdamW keeps two moment tensors per trainable parameter."""
     trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     weights = trainable if hasattr(model, "peft_config") else sum(p.numel() * p.element_size() for p in model.parameters())
     return weights, 2 * trainable
+
 
 def check_disk_space(model, out_dir: Path) -> None:
     """Before training writes anything: room for one checkpoint (weights + optimizer state) and the final
@@ -50,6 +51,7 @@ def check_disk_space(model, out_dir: Path) -> None:
     if free < needed:
         raise DiskSpaceError(f"{out_dir}: not enough disk space for checkpoints: needs {needed:,} bytes "
                              f"({needed / 2**30:.2f} GiB), {free:,} bytes free ({free / 2**30:.2f} GiB)")
+
 
 class _StepClock:
     """Callback: wall time and tokens (Trainer's non-padding count) of each optimizer step, from on_step_begin to
@@ -71,6 +73,7 @@ class _StepClock:
                     clock.tokens.append(state.num_input_tokens_seen - clock._n0)
                     clock._t0 = None
         self.cb = _Cb()
+
 
 def _cost_metrics(trainer, clock: _StepClock, measured, tokens_per_step) -> dict:
     """Peak memory, model FLOPs per token and MFU of a finished training run (cancerllm.measure conventions).
