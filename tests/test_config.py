@@ -350,10 +350,6 @@ def test_profile_says_why_each_key_differs(path):
     assert lines and [line for line in lines if not re.search(r"\s#\s*\S", line)] == []
 
 
-def test_demo_profile_is_short():
-    assert len(yaml.safe_load((REPO_ROOT / "params" / "demo.yaml").read_text(encoding="utf-8"))) <= 36
-
-
 @pytest.mark.parametrize("path", PARAMS, ids=lambda p: p.name)
 def test_notebook_parameters_rebuild_the_runners_config(path):
     """The runner passes a notebook no profile and its params as `overrides`; the notebook's loader then builds
