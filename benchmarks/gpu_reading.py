@@ -35,6 +35,7 @@ import torch  # noqa: E402
 from cancerllm import evaluation, inference, pipeline, robustness  # noqa: E402
 from cancerllm.config import load_params  # noqa: E402
 from cancerllm.data import load_cohort  # noqa: E402
+from gpu_paper_path import _peak_gb, _reset  # noqa: E402 (this folder: the GPU memory helpers both scripts use)
 
 #: ~150M parameters (Mistral shape, GQA); lr lowered from the demo's (3e-3 suits a 1.3M model, not this one)
 MID = ["hidden_size=1024", "num_hidden_layers=12", "num_attention_heads=16", "num_key_value_heads=8",
@@ -46,14 +47,6 @@ TINY = ["hidden_size=64", "num_hidden_layers=2", "num_attention_heads=4", "num_k
         "bootstrap_samples=50", "bf16=false"]
 
 
-def _peak_gb() -> float | None:
-    return round(torch.cuda.max_memory_allocated() / 2**30, 3) if torch.cuda.is_available() else None
-
-
-def _reset():
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
 
 
 def main(argv=None) -> dict:
