@@ -286,6 +286,18 @@ def test_run_tokenizer_refuses_a_pointer_to_a_hub_id(tmp_path, monkeypatch):
     assert str(info.value) == MODEL_DIR_ERROR.format("gpt2")
 
 
+def test_base_path_follows_the_pointer_of_a_local_base(tmp_path):
+    """pipeline.base_path: the run's own base directory for the small model; the local model directory that
+    pointer.json names for a run on your own base_model (load_base and the retrieval tokenizer both read it)."""
+    from cancerllm import pipeline
+
+    cfg = make_config({"runs_root": str(tmp_path / "runs")})
+    assert pipeline.base_path(cfg) == pipeline.base_dir(cfg)
+    pipeline.base_dir(cfg).mkdir(parents=True)
+    (pipeline.base_dir(cfg) / "pointer.json").write_text(json.dumps({"base_model": str(tmp_path / "my-model")}))
+    assert pipeline.base_path(cfg) == tmp_path / "my-model"
+
+
 def test_dry_run_report_refuses_a_hub_id(cached_hub_config):
     from cancerllm.config import make_config
     from cancerllm.dryrun import dry_run_report

@@ -9,7 +9,6 @@ import typing
 import warnings
 from pathlib import Path
 
-
 from ..errors import ParamsError
 from .fields import DATA_SOURCES, FIELDS, RENAMED, RETRIEVERS, Config
 

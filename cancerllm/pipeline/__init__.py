@@ -22,14 +22,14 @@ Used in notebooks/10_continued_pretraining.ipynb, 20_instruction_tuning.ipynb an
 
 from .models import (arm_config, init_fingerprint, load_arm, load_base, load_init, load_tuned, prepare_base,
                      tokenizer_texts)
-from .rundir import (CPT_STAGE, SETS, SFT_STAGE, answer_normaliser, base_dir, cpt_dir, load_sets, reading, save_sets,
+from .rundir import (CPT_STAGE, SETS, SFT_STAGE, answer_normaliser, base_dir, base_path, cpt_dir, load_sets, reading, save_sets,
                      sft_dir)
 from .stages import (SFT_DEV_MAX, continued_pretraining, instruction_sets, instruction_tuning, memorisation_check,
                      sft_examples)
 from .tables import (corpus_table, example_or_notice, instruction_table, perplexity_table, tokenizer_examples,
                      training_table)
 
-__all__ = ["CPT_STAGE", "SETS", "SFT_DEV_MAX", "SFT_STAGE", "answer_normaliser", "arm_config", "base_dir",
+__all__ = ["CPT_STAGE", "SETS", "SFT_DEV_MAX", "SFT_STAGE", "answer_normaliser", "arm_config", "base_dir", "base_path",
            "continued_pretraining", "corpus_table", "cpt_dir", "example_or_notice", "init_fingerprint",
            "instruction_sets", "instruction_table", "instruction_tuning", "load_arm", "load_base", "load_init",
            "load_sets", "load_tuned", "memorisation_check", "perplexity_table", "prepare_base", "reading",

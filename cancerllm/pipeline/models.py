@@ -17,7 +17,7 @@ from ..instructions import frame_texts
 from ..errors import ModelError
 from ..provenance import file_sha256
 from ..safe_weights import check_adapter_dir
-from .rundir import base_dir, cpt_dir, sft_dir
+from .rundir import base_dir, base_path, cpt_dir, sft_dir
 
 
 def tokenizer_texts(corpora: dict) -> list[str]:
@@ -50,9 +50,7 @@ def _dtype(cfg):
 
 def load_base(cfg):
     """Reload the base model and tokenizer saved by `prepare_base`."""
-    pointer = base_dir(cfg) / "pointer.json"
-    path = Path(json.loads(pointer.read_text())["base_model"]) if pointer.is_file() else base_dir(cfg)
-    return modeling.load_model(path, dtype=_dtype(cfg),
+    return modeling.load_model(base_path(cfg), dtype=_dtype(cfg),
                                quantize_4bit=cfg.load_in_4bit and not cfg.uses_small_model)
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,13 @@ CPT_STAGE, SFT_STAGE = "10_continued_pretraining", "20_instruction_tuning"
 
 def base_dir(cfg) -> Path:
     return cfg.stage_path(CPT_STAGE) / "models" / "base"
+
+
+def base_path(cfg) -> Path:
+    """Where the run's base model and tokenizer are: the local model directory that `pointer.json` in `base_dir`
+    names (a run on your own `base_model`), else `base_dir` itself (the small model saved there)."""
+    pointer = base_dir(cfg) / "pointer.json"
+    return Path(json.loads(pointer.read_text(encoding="utf-8"))["base_model"]) if pointer.is_file() else base_dir(cfg)
 
 
 def cpt_dir(cfg, name: str) -> Path:

@@ -7,8 +7,6 @@ Used in notebooks/60_retrieval.ipynb.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -55,18 +53,15 @@ def build_conditions(test_df: pd.DataFrame, train_df: pd.DataFrame, cfg, tokeniz
 
 def load_tokenizer(cfg):
     """The run's tokenizer without the model weights (prompt budgets are counted in its tokens)."""
-    import json
-
     from transformers import AutoTokenizer
 
-    from ..pipeline import base_dir
+    from ..pipeline import base_dir, base_path
 
-    pointer = base_dir(cfg) / "pointer.json"
-    path = json.loads(pointer.read_text(encoding="utf-8"))["base_model"] if pointer.is_file() else base_dir(cfg)
-    if pointer.is_file():  # a local model directory, never a hub id (transformers would resolve one from its cache)
+    path = base_path(cfg)
+    if path != base_dir(cfg):  # a local model directory, never a hub id (transformers would resolve one from its cache)
         from ..model_check import check_model_dir
 
-        check_model_dir(Path(path))
+        check_model_dir(path)
     return AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
 
 
