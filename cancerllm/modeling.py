@@ -34,14 +34,19 @@ def train_tokenizer(texts, vocab_size: int, split_digits: bool = True) -> PreTra
     return fast
 
 
-def small_config(cfg, tokenizer) -> MistralConfig:
-    """The Mistral architecture at the size the params ask for (hidden size, layers, heads, KV heads, context)."""
+def small_config(cfg, tokenizer=None) -> MistralConfig:
+    """The Mistral architecture at the size the params ask for (hidden size, layers, heads, KV heads, context).
+    With the run's tokenizer, its vocabulary and special-token ids; without one (the dry run's shape, before any
+    tokenizer is trained) a vocabulary of `vocab_size`."""
+    tokens = {} if tokenizer is None else {"bos_token_id": tokenizer.bos_token_id,
+                                           "eos_token_id": tokenizer.eos_token_id,
+                                           "pad_token_id": tokenizer.pad_token_id}
     return MistralConfig(
-        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
-        num_hidden_layers=cfg.num_hidden_layers, num_attention_heads=cfg.num_attention_heads,
-        num_key_value_heads=cfg.num_key_value_heads, max_position_embeddings=cfg.max_position_embeddings,
-        initializer_range=cfg.initializer_range, sliding_window=None, tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=cfg.vocab_size if tokenizer is None else len(tokenizer), hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size, num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads, num_key_value_heads=cfg.num_key_value_heads,
+        max_position_embeddings=cfg.max_position_embeddings, initializer_range=cfg.initializer_range,
+        sliding_window=None, tie_word_embeddings=False, **tokens,
     )
 
 
@@ -84,10 +89,7 @@ def context_size(path: Path) -> int | None:
 def model_shape_config(cfg):
     """The architecture a run trains, without weights: a small config, or the local model's own config."""
     if cfg.uses_small_model:
-        return MistralConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size,
-                             intermediate_size=cfg.intermediate_size, num_hidden_layers=cfg.num_hidden_layers,
-                             num_attention_heads=cfg.num_attention_heads, num_key_value_heads=cfg.num_key_value_heads,
-                             max_position_embeddings=cfg.max_position_embeddings)
+        return small_config(cfg)
     return AutoConfig.from_pretrained(cfg.base_model, local_files_only=True, trust_remote_code=False)
 
 
