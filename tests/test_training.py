@@ -270,3 +270,49 @@ def test_small_model_parameters_counts_what_modeling_builds():
         cfg = make_config({"vocab_size": len(tok), **shape})
         model = build_small_model(cfg, tok)
         assert small_model_parameters(cfg) == sum(p.numel() for p in model.parameters())
+
+
+def _fused_loss_and_grads(model, batch, compact: bool, monkeypatch):
+    """The SFT loss TRL computes (its fused LM head, as SFTTrainer.compute_loss calls it), its gradients and the
+    number of rows that reached the head's projection."""
+    from trl.kernels import ChunkedLogProbFunction as _ChunkedLogProbFunction
+
+    rows, apply = [], _ChunkedLogProbFunction.apply
+
+    def counting(hidden, *args):
+        rows.append(hidden.shape[0])
+        return apply(hidden, *args)
+
+    model.zero_grad(set_to_none=True)
+    with monkeypatch.context() as m:
+        m.setattr(_ChunkedLogProbFunction, "apply", counting)
+        with training.compact_lm_head(enabled=compact) as took:
+            out = model(**batch, fused_lm_head=True)
+            out.loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return took, out.loss.detach(), grads, sum(rows)
+
+
+def test_compact_lm_head_projects_only_labelled_positions_with_the_same_loss(world, monkeypatch):
+    """TRL projects every position through its fused LM head on a CPU; `compact_lm_head` makes it project only
+    the positions that carry a label (the answer of a prompt/completion pair), with the same loss and gradients.
+    Fails if TRL drops the switch (then the speed-up silently goes)."""
+    from trl.trainer.utils import add_fused_lm_head
+
+    cfg, _, _, _, tok = world
+    model = modeling.build_small_model(cfg, tok)
+    add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
+    ids = torch.randint(5, len(tok), (3, 20))
+    labels = torch.full_like(ids, -100)
+    labels[:, 16:] = ids[:, 16:]  # the answer: the last 4 tokens of each row
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    took_off, loss_off, grads_off, rows_off = _fused_loss_and_grads(model, batch, compact=False, monkeypatch=monkeypatch)
+    took_on, loss_on, grads_on, rows_on = _fused_loss_and_grads(model, batch, compact=True, monkeypatch=monkeypatch)
+    assert (took_off, took_on) == (False, True)
+    assert rows_off == 3 * 19 and rows_on == 3 * 4  # shifted: 19 next-token positions a row, 4 labelled
+    assert torch.allclose(loss_on, loss_off, atol=1e-6)
+    assert grads_on.keys() == grads_off.keys()
+    assert all(torch.allclose(grads_on[n], grads_off[n], atol=1e-6) for n in grads_off)
+    from trl.trainer import utils
+
+    assert utils._use_triton(torch.device("cpu")) is False  # restored after the block

@@ -93,6 +93,7 @@ class Config:
     # --- precision and hardware ----------------------------------------------------------------
     bf16: bool = False  # fp32 is deterministic on CPU; paper: True
     gradient_checkpointing: bool = False  # paper: True
+    attn_implementation: str = "eager"  # the attention kernel training uses: eager (faster backward for the CPU profiles' small models) | sdpa; paper: sdpa
     load_in_4bit: bool = False  # paper: True (needs bitsandbytes and a GPU)
     dry_run: bool = False  # build trainers for the configured shape without loading weights or training
     # --- evaluation ----------------------------------------------------------------------------

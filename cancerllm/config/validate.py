@@ -73,6 +73,7 @@ RUN_NAME_MAX = 100
 
 _CHOICES = {
     "phenotype_decoding": ("copy", "free"),
+    "attn_implementation": ("sdpa", "eager"),
     "data_source": DATA_SOURCES,
     "sft_adapter": ["new", "continue", "full"],
     "prompt_style": ["alpaca", "short"],
