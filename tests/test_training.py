@@ -213,11 +213,12 @@ def test_dry_run_builds_the_trl_configs_training_uses(profile, tmp_path, monkeyp
     class Built(Exception):
         pass
 
-    def fake_trainer(**kw):
-        seen.update(kw)
-        raise Built
+    class FakeTrainer:  # a class: run_cpt may subclass it (training.own_loss_trainer)
+        def __init__(self, **kw):
+            seen.update(kw)
+            raise Built
 
-    monkeypatch.setattr(trl, "SFTTrainer", fake_trainer)
+    monkeypatch.setattr(trl, "SFTTrainer", FakeTrainer)
     with pytest.raises(Built):
         training.run_cpt(cfg, None, None, ["a note"], tmp_path / "cpt")
     cpt, cpt_peft = seen["args"], seen["peft_config"]
@@ -316,3 +317,28 @@ def test_compact_lm_head_projects_only_labelled_positions_with_the_same_loss(wor
     from trl.trainer import utils
 
     assert utils._use_triton(torch.device("cpu")) is False  # restored after the block
+
+
+def test_cpt_on_cpu_takes_the_model_own_loss_with_the_same_result(world, tmp_path):
+    """Continued pretraining on a CPU uses transformers' own loss (training.own_loss_trainer) instead of TRL's
+    fused LM head: the same loss and gradients on the same packed batch."""
+    import dataclasses
+
+    from trl import SFTTrainer
+    from datasets import Dataset
+
+    cfg, _, corpora, _, tok = world
+    model = modeling.build_small_model(cfg, tok)
+    args = training.cpt_args(dataclasses.replace(cfg, cpt_max_steps=1), tmp_path)
+    data = Dataset.from_dict({"text": corpora["cancer"]["train"][:8]})
+    results = []
+    for cls in (SFTTrainer, training.own_loss_trainer(SFTTrainer)):
+        trainer = cls(model=model, args=args, train_dataset=data, processing_class=tok)
+        batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+        model.zero_grad(set_to_none=True)
+        loss = trainer.compute_loss(model, batch)
+        loss.backward()
+        results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (fused, g_fused), (own, g_own) = results
+    assert torch.allclose(own, fused, atol=1e-5)
+    assert all(torch.allclose(g_own[n], g_fused[n], atol=1e-5) for n in g_fused)

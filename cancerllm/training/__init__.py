@@ -11,7 +11,8 @@ Used in notebooks/10_continued_pretraining.ipynb and notebooks/20_instruction_tu
 Where the code lives:
 - here: `run_cpt`, `run_sft` and the training loop they share (`_train`: resume, best checkpoint, progress, the
   attention kernel `use_attention`);
-- `lm_head`: `compact_lm_head`, TRL's fused LM head scoring only labelled positions on a CPU too;
+- `lm_head`: the LM head's cost on a CPU — `compact_lm_head` (SFT: TRL's fused head scores labelled positions only)
+  and `own_loss_trainer` (CPT: the model's own loss);
 - `args`: each phase's TRL config, built in one place (`cpt_args` / `sft_args`, its LoRA by `cpt_lora_config` /
   `sft_lora_config`): training and the dry run (cancerllm/dryrun.py) use the same builders;
 - `corpora`: the CPT corpora and held-out perplexity (and the constants `PERPLEXITY_MAX_BLOCKS`,
@@ -25,6 +26,7 @@ import functools
 from pathlib import Path
 
 import pandas as pd
+import torch
 from datasets import Dataset
 
 from ..modeling import count_parameters
@@ -32,11 +34,12 @@ from ..safe_weights import check_checkpoint
 from .args import _last_checkpoint, cpt_args, cpt_lora_config, lora_config, sft_args, sft_lora_config
 from .corpora import CPT_CORPORA, PERPLEXITY_BATCH, PERPLEXITY_MAX_BLOCKS, cpt_corpora, perplexity
 from .costs import _cost_metrics, _StepClock, _StopAfter, check_disk_space, checkpoint_bytes
-from .lm_head import compact_lm_head
+from .lm_head import compact_lm_head, own_loss_trainer
 
 __all__ = ["CPT_CORPORA", "PERPLEXITY_BATCH", "PERPLEXITY_MAX_BLOCKS", "bar_only_progress", "check_disk_space",
-           "checkpoint_bytes", "compact_lm_head", "console_progress", "cpt_args", "cpt_corpora", "cpt_lora_config", "lora_config",
-           "perplexity", "run_cpt", "run_sft", "sft_args", "sft_lora_config", "use_attention"]
+           "checkpoint_bytes", "compact_lm_head", "console_progress", "cpt_args", "cpt_corpora", "cpt_lora_config",
+           "lora_config", "own_loss_trainer", "perplexity", "run_cpt", "run_sft", "sft_args", "sft_lora_config",
+           "use_attention"]
 
 
 def run_cpt(cfg, model, tokenizer, texts: list[str], out_dir: Path, stop_after_steps: int | None = None):
@@ -47,7 +50,9 @@ def run_cpt(cfg, model, tokenizer, texts: list[str], out_dir: Path, stop_after_s
 
     args = cpt_args(cfg, out_dir)
     peft_config = cpt_lora_config(cfg) if cfg.cpt_use_lora else None
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
+    # every position is labelled: on a CPU the model's own loss is cheaper than TRL's fused head (training.lm_head)
+    trainer_cls = SFTTrainer if torch.cuda.is_available() else own_loss_trainer(SFTTrainer)
+    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
                          processing_class=tokenizer, peft_config=peft_config)
     return _train(trainer, out_dir, stop_after_steps, cfg.attn_implementation, tokens_per_step=(
         cfg.cpt_block_size * cfg.cpt_per_device_train_batch_size * cfg.cpt_gradient_accumulation_steps))
