@@ -98,6 +98,27 @@ def test_copy_constraint_picks_what_a_scan_of_the_whole_vocabulary_picks():
             assert chosen == (scan[0] if scan else tok.eos_token_id), (text, chosen, scan[:3])
 
 
+def test_copy_constraint_token_table_belongs_to_its_tokenizer():
+    """The token-text table is kept per live tokenizer object and goes with it: it was keyed by ``id()``, and a
+    tokenizer allocated at a freed one's address got that one's table — token ids beyond its own vocabulary (an
+    IndexError in a full test run, scoring an external arm after another tokenizer had gone)."""
+    import gc
+
+    from cancerllm import modeling
+    from cancerllm.inference import copying
+
+    small = modeling.train_tokenizer(["grade 2 invasive ductal carcinoma"] * 4, 80)
+    big = modeling.train_tokenizer(["the tumor measures 2.5 cm, grade 2 invasive ductal carcinoma"] * 4, 140)
+    for tok in (small, big):
+        by_text, marks = copying._token_texts(tok)
+        assert max(i for ids in by_text.values() for i in ids) < len(tok)
+    assert copying._token_texts(small) is copying._token_texts(small)  # computed once
+    n = len(copying._TOKEN_TEXTS)
+    del big, tok
+    gc.collect()
+    assert len(copying._TOKEN_TEXTS) == n - 1  # no entry left for a later tokenizer to inherit
+
+
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_shared_prefix_reading_equals_reading_each_prompt_whole(attn):
     """``first_tokens_shared`` (each passage once, every question's block masked to see the passage and itself)

@@ -5,6 +5,7 @@ copy of its passage, ``CopyConstraint`` keeps greedy generation to such copies. 
 from __future__ import annotations
 
 import re
+import weakref
 
 import torch
 from transformers import LogitsProcessor
@@ -34,13 +35,15 @@ def copies(answer: str, source: str, final: bool = False, stock: tuple[str, ...]
             and (_whole(last, source) if ended else (last == "" or last in source)))
 
 
-_TOKEN_TEXTS: dict[int, tuple[dict[str, list[int]], list[int]]] = {}
+#: per live tokenizer object: keyed weakly, so an entry goes with its tokenizer (an ``id()`` key was reused by the
+#: next tokenizer allocated at the freed address, which then got another vocabulary's token ids)
+_TOKEN_TEXTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _token_texts(tokenizer) -> tuple[dict[str, list[int]], list[int]]:
     """(token text -> ids, ids of tokens with no letter or digit) of a tokenizer, special tokens left out;
     computed once per tokenizer."""
-    key = id(tokenizer)
+    key = tokenizer
     if key not in _TOKEN_TEXTS:
         special = set(tokenizer.all_special_ids)
         by_text: dict[str, list[int]] = {}
