@@ -111,6 +111,7 @@ def test_copy_constraint_token_table_belongs_to_its_tokenizer():
     big = modeling.train_tokenizer(["the tumor measures 2.5 cm, grade 2 invasive ductal carcinoma"] * 4, 140)
     for tok in (small, big):
         by_text, marks = copying._token_texts(tok)
+        assert all(i < len(tok) for i in marks)
         assert max(i for ids in by_text.values() for i in ids) < len(tok)
     assert copying._token_texts(small) is copying._token_texts(small)  # computed once
     n = len(copying._TOKEN_TEXTS)
