@@ -137,7 +137,7 @@ def _train(trainer, out_dir: Path, stop_after_steps, attention: str, tokens_per_
     resume = _last_checkpoint(out_dir)
     if resume:  # the runner checks .staging/ before any stage; a notebook run on its own is checked here
         check_checkpoint(Path(resume))
-    with measure.measure() as measured, compact_lm_head() as compact:
+    with measure.measure() as measured, compact_lm_head():  # SFT; CPT on a CPU never reaches TRL's head
         result = trainer.train(resume_from_checkpoint=resume)
     seconds = measured.seconds
     model = trainer.model
@@ -146,7 +146,6 @@ def _train(trainer, out_dir: Path, stop_after_steps, attention: str, tokens_per_
     metrics = {
         "steps": int(steps), "seconds": round(seconds, 2), "resumed_from": Path(resume).name if resume else None,
         "train_loss": float(result.training_loss), "parameters": count_parameters(model),
-        "compact_lm_head": compact,
         "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
         "log_history": [{k: (float(v) if isinstance(v, (int, float)) else v) for k, v in h.items()
                          if k in ("step", "loss", "eval_loss", "learning_rate", "epoch")} for h in history],
