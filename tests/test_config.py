@@ -27,7 +27,8 @@ from cancerllm.config import (
 PARAMS = sorted((REPO_ROOT / "params").glob("*.yaml"))
 #: each profile's full Config (under the key names runs were recorded with), params hash and stage keys (for
 #: the inputs below), as the code before "one source for every parameter" computed them: the contract that
-#: loading a profile still gives the same Config and recorded runs keep their keys
+#: loading a profile still gives the same Config and recorded runs keep their keys. Regenerated on purpose once
+#: since, for one new field (attn_implementation, 2026-12-07): every other value is unchanged
 EXPECTED = json.loads((REPO_ROOT / "tests" / "data" / "profiles_expected.json").read_text(encoding="utf-8"))
 EXPECTED_INPUTS = {"notes.csv": "ab12"}
 
