@@ -172,3 +172,25 @@ def test_predict_answers_the_same_with_and_without_the_shared_prefix():
     b = inference.predict(model, tok, df, 6, 16, return_details=True, shared_prefix=False)
     assert a[1] == b[1] and a[2]["generated"] == b[2]["generated"]
     assert max(abs(x - y) for x, y in zip(a[2]["confidence"]["sequence"], b[2]["confidence"]["sequence"])) < 1e-5
+
+
+def test_one_steps_check_of_every_candidate_is_copies_itself():
+    """``copying._extensions`` (the per-step shortcut the constraint uses) must say what ``copies`` says for every
+    answer so far and every candidate piece: prefixes of copies, of non-copies, of the stock reply, with commas,
+    newlines and leading spaces."""
+    import random
+
+    from cancerllm.inference.copying import _extensions
+
+    src = "FINAL DIAGNOSIS: A. Bladder, trigone, radical cystectomy: urothelial carcinoma, pT2N1M0, 2.6 cm."
+    answers = ["Bladder, trigone", " urothelial carcinoma, pT2", "not relevant", "pT2N1M0", "Bladder,trig",
+               "2.6 cm\nmore", " carcinoma, , x", "Bladder, dder", "  ", "A. Bladder"]
+    pieces = ["", " ", ",", ", ", " x", "one", "r", " c", "\n", "a\n", "T2", "N1", ", t", " rel", "evant", ".", "2.6"]
+    rng = random.Random(0)
+    pieces += ["".join(rng.choice(src + " ,\n") for _ in range(rng.randint(1, 4))) for _ in range(300)]
+    for answer in answers:
+        for k in range(len(answer) + 1):
+            text = answer[:k]
+            accept = _extensions(text, src)
+            for piece in pieces:
+                assert accept(piece) == inference.copies(text + piece, src), (text, piece)

@@ -4,6 +4,7 @@ copy of its passage, ``CopyConstraint`` keeps greedy generation to such copies. 
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 
@@ -13,6 +14,7 @@ from transformers import LogitsProcessor
 from ..instructions import NOT_RELEVANT
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a step re-checks the answer's finished pieces for every candidate token
 def _whole(piece: str, source: str) -> bool:
     """`piece` occurs in `source` as whole words: no letter or digit either side, except that a TNM component
     may end where the next one of a chain begins ("pT2" in "pT2N1M0")."""
@@ -35,9 +37,40 @@ def copies(answer: str, source: str, final: bool = False, stock: tuple[str, ...]
             and (_whole(last, source) if ended else (last == "" or last in source)))
 
 
+@functools.lru_cache(maxsize=16)
+def _prefixes(stock: tuple[str, ...]) -> frozenset[str]:
+    """Every non-empty start of a stock reply (the reply itself included)."""
+    return frozenset(s[:i] for s in stock for i in range(1, len(s) + 1))
+
+
+def _extensions(text: str, source: str, stock: tuple[str, ...] = (NOT_RELEVANT,)):
+    """``copies(text + piece, source)`` as a function of `piece`, for the many candidate tokens of one decoding
+    step: what depends only on `text` (its finished pieces' whole-word check) is done once, and a piece with
+    no comma or newline — nearly every token — only extends the last piece, one substring test. Anything else
+    goes to ``copies`` itself."""
+    if "\n" in text or text.endswith(","):
+        return lambda piece: copies(text + piece, source, stock=stock)
+    head = text.lstrip()
+    *done, last = head.split(", ") if head else [""]
+    done_ok = all(_whole(p, source) for p in done)
+    started = _prefixes(stock)
+
+    def accept(piece: str) -> bool:
+        if "\n" in piece or "," in piece:
+            return copies(text + piece, source, stock=stock)
+        new = head + piece if head else piece.lstrip()
+        if not new or new in started:
+            return True
+        grown = last + piece if head else new
+        return done_ok and (grown == "" or grown in source)
+    return accept
+
+
 #: per live tokenizer object: keyed weakly, so an entry goes with its tokenizer (an ``id()`` key was reused by the
 #: next tokenizer allocated at the freed address, which then got another vocabulary's token ids)
 _TOKEN_TEXTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: per live tokenizer, each passage's candidate tokens (``CopyConstraint``), at most ~8k passages kept
+_CANDIDATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _token_texts(tokenizer) -> tuple[dict[str, list[int]], list[int]]:
@@ -63,8 +96,9 @@ class CopyConstraint(LogitsProcessor):
     row b's passage; `start` the prompts' padded length.
 
     Cheap: a row's candidate tokens are fixed once (every token whose text, or its text without leading spaces,
-    occurs in the passage or the stock reply, and punctuation/space tokens); each step checks only those, best
-    score first, and stops at the first that ``copies`` accepts."""
+    occurs in the passage or the stock reply, and punctuation/space tokens, kept per tokenizer and passage); each
+    step checks only those, best score first, and stops at the first that ``copies`` accepts (``_extensions``: what
+    depends only on the answer so far is checked once per step)."""
 
     MAX_TOKEN_CHARS = 24
 
@@ -74,15 +108,20 @@ class CopyConstraint(LogitsProcessor):
         self.eos = tokenizer.eos_token_id
         by_text, marks = _token_texts(tokenizer)
         self.texts = {i: t for t, ids in by_text.items() for i in ids}
+        made = _CANDIDATES.setdefault(tokenizer, {})  # a passage asked several questions, or by several models
+        if len(made) > 8192:
+            made.clear()
         self.candidates = []
         for src in self.sources:
-            ids = set(marks)
-            for text in (src, NOT_RELEVANT):
-                for j in range(len(text)):
-                    for k in range(j + 1, min(j + self.MAX_TOKEN_CHARS, len(text)) + 1):
-                        for piece in (text[j:k], " " + text[j:k]):
-                            ids.update(by_text.get(piece, ()))
-            self.candidates.append(torch.tensor(sorted(ids), dtype=torch.long))
+            if src not in made:
+                ids = set(marks)
+                for text in (src, NOT_RELEVANT):
+                    for j in range(len(text)):
+                        for k in range(j + 1, min(j + self.MAX_TOKEN_CHARS, len(text)) + 1):
+                            for piece in (text[j:k], " " + text[j:k]):
+                                ids.update(by_text.get(piece, ()))
+                made[src] = torch.tensor(sorted(ids), dtype=torch.long)
+            self.candidates.append(made[src])
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         out = torch.full_like(scores, float("-inf"))
@@ -93,16 +132,17 @@ class CopyConstraint(LogitsProcessor):
                 continue
             text, src, cand = self.tokenizer.decode(ids, skip_special_tokens=True), self.sources[b], self.candidates[b]
             row = scores[b].detach().float().cpu()  # one copy per row: no device sync per candidate on a GPU
-            order = cand[row[cand].argsort(descending=True)].tolist()
-            best = None
-            for t in order:
-                if row[t] < row[self.eos]:
+            ranked = row[cand].sort(descending=True)
+            order, values, eos_score = cand[ranked.indices].tolist(), ranked.values.tolist(), float(row[self.eos])
+            best, accept = None, _extensions(text, src)
+            for t, v in zip(order, values):  # plain floats: indexing a tensor per candidate cost ~1 us each
+                if v < eos_score:
                     break  # EOS scores higher than every candidate left
-                if copies(text + self.texts[t], src):
+                if accept(self.texts[t]):
                     best = t
                     break
             if best is None:  # EOS; or, while the answer is not yet a whole copy, the best allowed candidate
                 best = self.eos if copies(text, src, final=True) else next(
-                    (t for t in order if copies(text + self.texts[t], src)), self.eos)
+                    (t for t in order if accept(self.texts[t])), self.eos)
             out[b, best] = scores[b, best]
         return out
