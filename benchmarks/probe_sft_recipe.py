@@ -8,6 +8,7 @@ Usage: python benchmarks/probe_sft_recipe.py runs/demo cancer_cpt [--seed N] [ke
 Prints one JSON line (last line). Minutes: one SFT run of the arm plus its predictions.
 """
 import json
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -25,6 +26,7 @@ base_cfg = run_config(run)
 seed = int(rest[rest.index("--seed") + 1]) if "--seed" in rest else base_cfg.seed
 overrides = dict(parse_override(o) for o in rest if "=" in o)
 out = Path("/tmp/probe_sft") / "_".join([f"seed-{seed}", *(f"{k}-{v}" for k, v in overrides.items())]) / arm
+shutil.rmtree(out, ignore_errors=True)  # never resume an earlier probe's checkpoints (trained on other code's examples)
 cfg = replace(base_cfg, **overrides)
 cohort = load_cohort(cfg)
 model, tok = pipeline.load_init(base_cfg, arm)
