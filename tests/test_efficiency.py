@@ -143,3 +143,26 @@ def test_extraction_costs_cover_every_experiment_and_match_the_reference(tmp_pat
     assert ref["answers as ours"] == f"{n}/{n}"
     assert (costs["seconds per report"] - costs["seconds"] / costs["reports"]).abs().max() < 2e-3
     assert "s per report" in extraction.extraction_summary(costs, "test CPU")
+
+
+def test_year_of_reports_projects_the_measured_rates(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from cancerllm.efficiency import year_of_reports
+
+    costs = pd.DataFrame([{"experiment": "reports", "setting": 1, "reports": 1, "seconds per report": 9.0},
+                          {"experiment": "reports", "setting": 4, "reports": 4, "seconds per report": 1.8},
+                          {"experiment": "batch size", "setting": 8, "reports": 4, "seconds per report": 0.5}])
+    gpu = tmp_path / "gpu.json"
+    gpu.write_text(json.dumps({"device": "GPU-X", "model_parameters": 145_679_360, "phases": {"extraction": {
+        "a": {"seconds_per_report": 0.12, "reports": 30}, "b": {"seconds_per_report": 0.18, "reports": 30}}}}))
+    out = year_of_reports(costs, "2-core CPU", 100_000, workers=8, gpu_file=gpu)
+    assert list(out.index) == ["2-core CPU", "GPU-X (lent GPU)"]
+    assert out["seconds per report"].tolist() == [1.8, 0.18]  # the most reports together; the slowest GPU model
+    assert out["hours for 100,000 reports, 1 worker"].tolist() == [50.0, 5.0]
+    assert out["hours, 8 workers (projected)"].tolist() == [6.25, 0.62]
+    assert "145.7M" in out.loc["GPU-X (lent GPU)", "model"]
+    alone = year_of_reports(costs, "2-core CPU", 100_000, gpu_file=tmp_path / "missing.json")
+    assert list(alone.index) == ["2-core CPU"]  # no GPU file: this machine's row only

@@ -15,7 +15,7 @@ from .. import measure as _measure
 from ..measure import *  # the primitives, re-exported for the chapter and bench
 from .experiments import (comparison_shape, generation_prompts, inference_sweep, lora_vs_full, precision_compare,
                           retrieval_cost, scaling_sweep, sft_texts, stage_costs, train_run)
-from .extraction import extraction_costs, extraction_per_arm, extraction_summary, report_instances
+from .extraction import extraction_costs, extraction_per_arm, extraction_summary, report_instances, year_of_reports
 from .report import (REPORTED, chapter_metrics, hardware_info, hardware_table, inference_summary, lora_summary,
                      precision_summary, reported_table, scaling_summary)
 
@@ -25,5 +25,5 @@ __all__ = ["REPORTED", "STAGE", "chapter_metrics", "comparison_shape", "extracti
            "extraction_per_arm", "extraction_summary", "generation_prompts", "hardware_info", "hardware_table",
            "inference_summary", "inference_sweep", "lora_summary", "lora_vs_full", "precision_compare",
            "precision_summary", "report_instances", "reported_table", "retrieval_cost", "scaling_summary",
-           "scaling_sweep", "sft_texts", "stage_costs", "train_run"]
+           "scaling_sweep", "sft_texts", "stage_costs", "train_run", "year_of_reports"]
 __all__ += _measure.__all__

@@ -6,7 +6,8 @@ diagnosis, the job a hospital runs over its pathology reports.
 - ``extraction_costs``: ``inference.predict`` (each passage read once for all its questions, prompts batched by
   length, only passages whose first token is not the not-relevant reply generated, stop at EOS) timed against
   the number of reports, the batch size, the passages per report, the model size and the reference's loop;
-- ``extraction_summary``: the per-report cost in words, and what N reports cost on one process of this machine.
+- ``extraction_summary``: the per-report cost in words, and what N reports cost on one process of this machine;
+- ``year_of_reports``: what a year of reports costs on one and on many workers, here and on the lent GPU.
 
 Used by notebooks/50_efficiency.ipynb and cancerllm.bench (`extraction_vs_reference`).
 """
@@ -14,6 +15,8 @@ Used by notebooks/50_efficiency.ipynb and cancerllm.bench (`extraction_vs_refere
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -211,3 +214,38 @@ def extraction_per_arm(cfg, rows: pd.DataFrame) -> pd.DataFrame:
         out.append(row)
         del model
     return pd.DataFrame(out).set_index("model")
+
+
+#: the lent GPU's extraction measurement (benchmarks/gpu_reading.py), committed with the repository
+GPU_EXTRACTION_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "results_gpu_h200_reading.json"
+
+
+def year_of_reports(costs: pd.DataFrame, hardware: str, n_reports: int, workers: int = 8,
+                    gpu_file: Path | None = GPU_EXTRACTION_FILE) -> pd.DataFrame:
+    """What extracting `n_reports` reports (every phenotype field and the diagnosis) costs on one worker and on
+    `workers` workers: this machine at the per-report rate measured in this run (``extraction_costs``, the most
+    reports together), and — when `gpu_file` exists — the rate measured on a lent GPU by
+    benchmarks/gpu_reading.py (its slowest tuned model). The many-worker column is a projection, not a
+    measurement: reports are independent and ``python -m cancerllm extract`` under ``accelerate launch`` splits
+    them evenly between processes (tested with 2 CPU processes), so it divides the one-worker time by
+    `workers`, which no start-up cost or uneven split is taken off. One row per machine."""
+    rows = []
+    rep = costs[costs["experiment"] == "reports"] if costs is not None and len(costs) else costs
+    if rep is not None and len(rep):
+        best = rep.loc[rep["reports"].idxmax()]
+        rows.append({"machine": hardware, "model": "this run's cancer_cpt",
+                     "measured": f"in this run ({int(best['reports'])} reports)",
+                     "seconds per report": float(best["seconds per report"])})
+    if gpu_file is not None and Path(gpu_file).is_file():
+        gpu = json.loads(Path(gpu_file).read_text(encoding="utf-8"))
+        arms = gpu.get("phases", {}).get("extraction", {})
+        if arms:
+            slowest = max(arms.values(), key=lambda a: a["seconds_per_report"])
+            rows.append({"machine": f"{gpu['device']} (lent GPU)",
+                         "model": f"demo recipe at {gpu['model_parameters'] / 1e6:.1f}M parameters, bf16",
+                         "measured": f"by benchmarks/gpu_reading.py ({slowest['reports']} reports)",
+                         "seconds per report": float(slowest["seconds_per_report"])})
+    out = pd.DataFrame(rows, columns=["machine", "model", "measured", "seconds per report"])
+    out[f"hours for {n_reports:,} reports, 1 worker"] = (out["seconds per report"] * n_reports / 3600).round(2)
+    out[f"hours, {workers} workers (projected)"] = (out["seconds per report"] * n_reports / 3600 / workers).round(2)
+    return out.set_index("machine")
