@@ -37,10 +37,12 @@ def _shared_groups(tokenizer, prompts: list[str], prefixes: list[str]):
     not start with their prefix's tokens (a BPE merge across the seam): those are read whole."""
     groups: dict[str, tuple[list[int], list]] = {}
     whole = []
-    for i, (p, pre) in enumerate(zip(prompts, prefixes)):
-        ids = tokenizer(p)["input_ids"]
+    distinct = list(dict.fromkeys(prefixes))
+    heads = dict(zip(distinct, tokenizer(distinct)["input_ids"])) if distinct else {}  # one batched call each
+    encoded = tokenizer(prompts)["input_ids"] if prompts else []
+    for i, (p, pre, ids) in enumerate(zip(prompts, prefixes, encoded)):
         if pre not in groups:
-            groups[pre] = (tokenizer(pre)["input_ids"], [])
+            groups[pre] = (heads[pre], [])
         head = groups[pre][0]
         if p.startswith(pre) and len(ids) > len(head) and ids[:len(head)] == head:
             groups[pre][1].append((i, ids[len(head):]))
