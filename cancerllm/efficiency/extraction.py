@@ -227,8 +227,9 @@ def year_of_reports(costs: pd.DataFrame, hardware: str, n_reports: int, workers:
     reports together), and — when `gpu_file` exists — the rate measured on a lent GPU by
     benchmarks/gpu_reading.py (its slowest tuned model). The many-worker column is a projection, not a
     measurement: reports are independent and ``python -m cancerllm extract`` under ``accelerate launch`` splits
-    them evenly between processes (tested with 2 CPU processes), so it divides the one-worker time by
-    `workers`, which no start-up cost or uneven split is taken off. One row per machine."""
+    them evenly between processes (tested with 2 CPU processes), so it is the one-worker time divided by
+    `workers`; start-up and an uneven split would add to it. One row per machine; without `gpu_file` (a package
+    installed away from the repository) only this machine's."""
     rows = []
     rep = costs[costs["experiment"] == "reports"] if costs is not None and len(costs) else costs
     if rep is not None and len(rep):
