@@ -169,13 +169,20 @@ def extraction_costs(cfg, model, tokenizer, rows: pd.DataFrame, report_counts=(1
     return pd.DataFrame(out)
 
 
+def _most_reports(costs: pd.DataFrame | None):
+    """The ``extraction_costs`` row of the most reports extracted together (the per-report rate a batch job
+    gets), or None when there is none."""
+    rep = costs[costs["experiment"] == "reports"] if costs is not None and len(costs) else None
+    return None if rep is None or rep.empty else rep.loc[rep["reports"].idxmax()]
+
+
 def extraction_summary(costs: pd.DataFrame, hardware: str, n_reports: int = 10_000) -> str:
     """The per-report cost in words (measured here), the speed-up over the reference's loop with its answer
     agreement, and what `n_reports` reports would take on one process of this machine at that rate."""
     if costs is None or costs.empty:
         return "Extraction cost was not measured in this run."
-    rep = costs[costs["experiment"] == "reports"]
-    best = rep.loc[rep["reports"].idxmax()] if len(rep) else costs.iloc[0]
+    best = _most_reports(costs)
+    best = costs.iloc[0] if best is None else best
     per = float(best["seconds per report"])
     text = (f"Extracting every phenotype field and the diagnosis took **{per:.2f} s per report** with this run's "
             f"model ({int(best['reports'])} reports together, {hardware}, measured here); at that rate "
@@ -230,10 +237,8 @@ def year_of_reports(costs: pd.DataFrame, hardware: str, n_reports: int, workers:
     them evenly between processes (tested with 2 CPU processes), so it is the one-worker time divided by
     `workers`; start-up and an uneven split would add to it. One row per machine; without `gpu_file` (a package
     installed away from the repository) only this machine's."""
-    rows = []
-    rep = costs[costs["experiment"] == "reports"] if costs is not None and len(costs) else costs
-    if rep is not None and len(rep):
-        best = rep.loc[rep["reports"].idxmax()]
+    rows, best = [], _most_reports(costs)
+    if best is not None:
         rows.append({"machine": hardware, "model": "this run's cancer_cpt",
                      "measured": f"in this run ({int(best['reports'])} reports)",
                      "seconds per report": float(best["seconds per report"])})

@@ -66,26 +66,29 @@ def _extensions(text: str, source: str, stock: tuple[str, ...] = (NOT_RELEVANT,)
     return accept
 
 
-#: per live tokenizer object: keyed weakly, so an entry goes with its tokenizer (an ``id()`` key was reused by the
-#: next tokenizer allocated at the freed address, which then got another vocabulary's token ids)
+#: per live tokenizer object, its tables (``_tables``): keyed weakly, so an entry goes with its tokenizer (an ``id()``
+#: key was reused by the next tokenizer allocated at the freed address, which then got another vocabulary's ids)
 _TOKEN_TEXTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-#: per live tokenizer, each passage's candidate tokens (``CopyConstraint``), at most ~8k passages kept
-_CANDIDATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _token_texts(tokenizer) -> tuple[dict[str, list[int]], list[int]]:
-    """(token text -> ids, ids of tokens with no letter or digit) of a tokenizer, special tokens left out;
-    computed once per tokenizer."""
-    key = tokenizer
-    if key not in _TOKEN_TEXTS:
+def _tables(tokenizer) -> tuple[tuple[dict[str, list[int]], list[int]], dict[int, str], dict[str, torch.Tensor]]:
+    """A tokenizer's tables, computed once: ``_token_texts``'s pair, token id -> text, and the candidate tokens
+    of each passage ``CopyConstraint`` has seen (filled there)."""
+    if tokenizer not in _TOKEN_TEXTS:
         special = set(tokenizer.all_special_ids)
         by_text: dict[str, list[int]] = {}
         for i in range(len(tokenizer)):
             if i not in special:
                 by_text.setdefault(tokenizer.decode([i]), []).append(i)
         marks = [i for t, ids in by_text.items() if not any(c.isalnum() for c in t) for i in ids]
-        _TOKEN_TEXTS[key] = (by_text, marks)
-    return _TOKEN_TEXTS[key]
+        _TOKEN_TEXTS[tokenizer] = ((by_text, marks), {i: t for t, ids in by_text.items() for i in ids}, {})
+    return _TOKEN_TEXTS[tokenizer]
+
+
+def _token_texts(tokenizer) -> tuple[dict[str, list[int]], list[int]]:
+    """(token text -> ids, ids of tokens with no letter or digit) of a tokenizer, special tokens left out;
+    computed once per tokenizer."""
+    return _tables(tokenizer)[0]
 
 
 class CopyConstraint(LogitsProcessor):
@@ -106,10 +109,8 @@ class CopyConstraint(LogitsProcessor):
         self.tokenizer, self.start = tokenizer, start
         self.sources = [" ".join(s.split()) for s in sources]
         self.eos = tokenizer.eos_token_id
-        by_text, marks = _token_texts(tokenizer)
-        self.texts = {i: t for t, ids in by_text.items() for i in ids}
-        made = _CANDIDATES.setdefault(tokenizer, {})  # a passage asked several questions, or by several models
-        if len(made) > 8192:
+        (by_text, marks), self.texts, made = _tables(tokenizer)  # made: a passage asked again, or by another model
+        if len(made) > 8192:  # at most ~8k passages kept per tokenizer
             made.clear()
         self.candidates = []
         for src in self.sources:

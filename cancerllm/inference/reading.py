@@ -35,14 +35,12 @@ _MASKABLE = ("sdpa", "eager")
 def _shared_groups(tokenizer, prompts: list[str], prefixes: list[str]):
     """(prefix ids, [(prompt index, suffix ids)]) per distinct prefix, and the indices of prompts whose tokens do
     not start with their prefix's tokens (a BPE merge across the seam): those are read whole."""
-    groups: dict[str, tuple[list[int], list]] = {}
+    if not prompts:
+        return [], []
+    distinct = list(dict.fromkeys(prefixes))  # prompts and prefixes tokenised in one batched call each
+    groups = {pre: (head, []) for pre, head in zip(distinct, tokenizer(distinct)["input_ids"])}
     whole = []
-    distinct = list(dict.fromkeys(prefixes))
-    heads = dict(zip(distinct, tokenizer(distinct)["input_ids"])) if distinct else {}  # one batched call each
-    encoded = tokenizer(prompts)["input_ids"] if prompts else []
-    for i, (p, pre, ids) in enumerate(zip(prompts, prefixes, encoded)):
-        if pre not in groups:
-            groups[pre] = (heads[pre], [])
+    for i, (p, pre, ids) in enumerate(zip(prompts, prefixes, tokenizer(prompts)["input_ids"])):
         head = groups[pre][0]
         if p.startswith(pre) and len(ids) > len(head) and ids[:len(head)] == head:
             groups[pre][1].append((i, ids[len(head):]))
