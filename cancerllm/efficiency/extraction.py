@@ -235,12 +235,13 @@ def year_of_reports(costs: pd.DataFrame, hardware: str, n_reports: int, workers:
     benchmarks/gpu_reading.py (its slowest tuned model). The many-worker column is a projection, not a
     measurement: reports are independent and ``python -m cancerllm extract`` under ``accelerate launch`` splits
     them evenly between processes (tested with 2 CPU processes), so it is the one-worker time divided by
-    `workers`; start-up and an uneven split would add to it. One row per machine; without `gpu_file` (a package
-    installed away from the repository) only this machine's."""
+    `workers`; start-up and an uneven split would add to it. One row per machine (chapter 50 shows it
+    transposed, a column per machine); without `gpu_file` (a package installed away from the repository) only
+    this machine's."""
     rows, best = [], _most_reports(costs)
     if best is not None:
         rows.append({"machine": hardware, "model": "this run's cancer_cpt",
-                     "measured": f"in this run ({int(best['reports'])} reports)",
+                     "measured": f"this run, {int(best['reports'])} reports",
                      "seconds per report": float(best["seconds per report"])})
     if gpu_file is not None and Path(gpu_file).is_file():
         gpu = json.loads(Path(gpu_file).read_text(encoding="utf-8"))
@@ -248,8 +249,8 @@ def year_of_reports(costs: pd.DataFrame, hardware: str, n_reports: int, workers:
         if arms:
             slowest = max(arms.values(), key=lambda a: a["seconds_per_report"])
             rows.append({"machine": f"{gpu['device']} (lent GPU)",
-                         "model": f"demo recipe at {gpu['model_parameters'] / 1e6:.1f}M parameters, bf16",
-                         "measured": f"by benchmarks/gpu_reading.py ({slowest['reports']} reports)",
+                         "model": f"demo recipe, {gpu['model_parameters'] / 1e6:.1f}M, bf16",
+                         "measured": f"gpu_reading.py, {slowest['reports']} reports",
                          "seconds per report": float(slowest["seconds_per_report"])})
     out = pd.DataFrame(rows, columns=["machine", "model", "measured", "seconds per report"])
     out[f"hours for {n_reports:,} reports, 1 worker"] = (out["seconds per report"] * n_reports / 3600).round(2)
