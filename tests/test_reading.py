@@ -82,20 +82,33 @@ def test_copy_constraint_picks_what_a_scan_of_the_whole_vocabulary_picks():
     src = "FINAL DIAGNOSIS: A. Bladder, trigone, radical cystectomy: urothelial carcinoma, pT2N1M0, 2.6 cm."
     tok = modeling.train_tokenizer([src, "not relevant", "the tumor measures 2.5 cm, grade 2"] * 4, 150)
     gen = torch.Generator().manual_seed(0)
-    states = ["", " Bla", " Bladder", " Bladder, trig", " pT2", " not rel", " 2.6", " urothelial carcinoma"]
-    for text in states:
-        prompt = tok("x")["input_ids"]
-        ids = torch.tensor([prompt + tok(text, add_special_tokens=False)["input_ids"]])
-        proc = inference.CopyConstraint(tok, [src], len(prompt))
+    prompt = tok("x")["input_ids"]
+    proc = inference.CopyConstraint(tok, [src], len(prompt))
+    special = set(tok.all_special_ids) - {tok.eos_token_id}
+
+    def check(ids, scores, text):
+        chosen = int(proc(ids, scores.clone())[0].argmax())
         decoded = tok.decode(ids[0, len(prompt):].tolist(), skip_special_tokens=True)
+        ended = inference.copies(decoded, src, final=True)
+        scan = [t for t in scores[0].argsort(descending=True).tolist() if t not in special and (
+            ended if t == tok.eos_token_id else inference.copies(decoded + tok.decode([t]), src))]
+        assert chosen == (scan[0] if scan else tok.eos_token_id), (text, decoded, chosen, scan[:3])
+        return chosen
+
+    states = ["", " Bla", " Bladder", " Bladder, trig", " pT2", " not rel", " 2.6", " urothelial carcinoma",
+              " carcinoma", " A", " trigone,"]
+    for text in states:
+        ids = torch.tensor([prompt + tok(text, add_special_tokens=False)["input_ids"]])
         for _ in range(20):
-            scores = torch.randn(1, len(tok), generator=gen)
-            chosen = int(proc(ids, scores.clone())[0].argmax())
-            ended = inference.copies(decoded, src, final=True)
-            special = set(tok.all_special_ids) - {tok.eos_token_id}
-            scan = [t for t in scores[0].argsort(descending=True).tolist() if t not in special and (
-                ended if t == tok.eos_token_id else inference.copies(decoded + tok.decode([t]), src))]
-            assert chosen == (scan[0] if scan else tok.eos_token_id), (text, chosen, scan[:3])
+            check(ids, torch.randn(1, len(tok), generator=gen), text)
+    # and every state greedy decoding reaches: walks of random scores, each step checked against the scan
+    for walk in range(40):
+        ids = torch.tensor([prompt])
+        for _ in range(12):
+            t = check(ids, torch.randn(1, len(tok), generator=gen) * (1 + walk % 4), f"walk {walk}")
+            ids = torch.cat([ids, torch.tensor([[t]])], dim=1)
+            if t == tok.eos_token_id or "\n" in tok.decode(ids[0, len(prompt):]):
+                break  # ended (``parse_answer`` reads up to the newline; after it the constraint keeps to candidates)
 
 
 def test_copy_constraint_token_table_belongs_to_its_tokenizer():

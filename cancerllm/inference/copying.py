@@ -71,9 +71,10 @@ def _extensions(text: str, source: str, stock: tuple[str, ...] = (NOT_RELEVANT,)
 _TOKEN_TEXTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _tables(tokenizer) -> tuple[tuple[dict[str, list[int]], list[int]], dict[int, str], dict[str, torch.Tensor]]:
-    """A tokenizer's tables, computed once: ``_token_texts``'s pair, token id -> text, and the candidate tokens
-    of each passage ``CopyConstraint`` has seen (filled there)."""
+def _tables(tokenizer) -> tuple[tuple[dict[str, list[int]], list[int]], dict[int, str], dict, frozenset[int], int]:
+    """A tokenizer's tables, computed once: ``_token_texts``'s pair, token id -> text, the candidates of each
+    passage ``CopyConstraint`` has seen (filled there), the ids ``CopyConstraint._allowed`` leaves to
+    ``copies`` (text with a comma or a newline, or none) and the longest token text."""
     if tokenizer not in _TOKEN_TEXTS:
         special = set(tokenizer.all_special_ids)
         by_text: dict[str, list[int]] = {}
@@ -81,7 +82,9 @@ def _tables(tokenizer) -> tuple[tuple[dict[str, list[int]], list[int]], dict[int
             if i not in special:
                 by_text.setdefault(tokenizer.decode([i]), []).append(i)
         marks = [i for t, ids in by_text.items() if not any(c.isalnum() for c in t) for i in ids]
-        _TOKEN_TEXTS[tokenizer] = ((by_text, marks), {i: t for t, ids in by_text.items() for i in ids}, {})
+        odd = frozenset(i for t, ids in by_text.items() if not t or "," in t or "\n" in t for i in ids)
+        _TOKEN_TEXTS[tokenizer] = ((by_text, marks), {i: t for t, ids in by_text.items() for i in ids}, {}, odd,
+                                   max(map(len, by_text), default=1))
     return _TOKEN_TEXTS[tokenizer]
 
 
@@ -99,9 +102,11 @@ class CopyConstraint(LogitsProcessor):
     row b's passage; `start` the prompts' padded length.
 
     Cheap: a row's candidate tokens are fixed once (every token whose text, or its text without leading spaces,
-    occurs in the passage or the stock reply, and punctuation/space tokens, kept per tokenizer and passage); each
-    step checks only those, best score first, and stops at the first that ``copies`` accepts (``_extensions``: what
-    depends only on the answer so far is checked once per step)."""
+    occurs in the passage or the stock reply, and punctuation/space tokens, kept per tokenizer and passage).
+    In the middle of a phrase (``_allowed``) the tokens that can follow are looked up from where the phrase
+    occurs in the passage, a handful of dictionary lookups; otherwise each step checks the candidates, best
+    score first, and stops at the first that ``copies`` accepts (``_extensions``: what depends only on the answer
+    so far is checked once per step). Both choose the same token (tests/test_reading.py)."""
 
     MAX_TOKEN_CHARS = 24
 
@@ -109,7 +114,8 @@ class CopyConstraint(LogitsProcessor):
         self.tokenizer, self.start = tokenizer, start
         self.sources = [" ".join(s.split()) for s in sources]
         self.eos = tokenizer.eos_token_id
-        (by_text, marks), self.texts, made = _tables(tokenizer)  # made: a passage asked again, or by another model
+        (by_text, marks), self.texts, made, odd, self.longest = _tables(tokenizer)  # made: a passage asked again
+        self.by_text, self.odd = by_text, odd
         if len(made) > 8192:  # at most ~8k passages kept per tokenizer
             made.clear()
         self.candidates = []
@@ -121,29 +127,80 @@ class CopyConstraint(LogitsProcessor):
                         for k in range(j + 1, min(j + self.MAX_TOKEN_CHARS, len(text)) + 1):
                             for piece in (text[j:k], " " + text[j:k]):
                                 ids.update(by_text.get(piece, ()))
-                made[src] = torch.tensor(sorted(ids), dtype=torch.long)
+                made[src] = (torch.tensor(sorted(ids), dtype=torch.long), frozenset(ids),
+                             torch.tensor(sorted(ids & odd), dtype=torch.long))
             self.candidates.append(made[src])
+
+    def _allowed(self, text: str, source: str, cand: frozenset[int]) -> list[int] | None:
+        """The candidates (`cand`) with neither comma nor newline that ``_extensions(text, source)`` accepts, when
+        `text` is in the middle of a phrase (a non-empty last piece, no newline): the passage's text after each
+        place the last piece occurs, and the rest of a stock reply `text` begins. None otherwise (then
+        ``__call__`` scans the candidates)."""
+        if "\n" in text or text.endswith(","):
+            return None
+        head = text.lstrip()
+        *done, last = head.split(", ") if head else [""]
+        if not last:
+            return None
+        ok: set[int] = set()
+        if all(_whole(p, source) for p in done):
+            at = source.find(last)
+            while at >= 0:
+                end = at + len(last)
+                for k in range(end + 1, min(end + self.longest, len(source)) + 1):
+                    ok.update(self.by_text.get(source[end:k], ()))
+                at = source.find(last, at + 1)
+        for reply in (NOT_RELEVANT,):  # the answer so far is the start of the stock reply
+            if reply.startswith(head):
+                for k in range(len(head) + 1, len(reply) + 1):
+                    ok.update(self.by_text.get(reply[len(head):k], ()))
+        return sorted(t for t in ok if t in cand and t not in self.odd)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         out = torch.full_like(scores, float("-inf"))
-        for b in range(scores.shape[0]):
-            ids = input_ids[b, self.start:].tolist()
+        rows = scores.detach().float().cpu()  # one copy: no device sync per candidate on a GPU
+        done, picked = [], []
+        for b, ids in enumerate(input_ids[:, self.start:].tolist()):
             if self.eos in ids:  # finished row: padding follows
-                out[b] = scores[b]
-                continue
-            text, src, cand = self.tokenizer.decode(ids, skip_special_tokens=True), self.sources[b], self.candidates[b]
-            row = scores[b].detach().float().cpu()  # one copy per row: no device sync per candidate on a GPU
-            ranked = row[cand].sort(descending=True)
-            order, values, eos_score = cand[ranked.indices].tolist(), ranked.values.tolist(), float(row[self.eos])
-            best, accept = None, _extensions(text, src)
-            for t, v in zip(order, values):  # plain floats: indexing a tensor per candidate cost ~1 us each
-                if v < eos_score:
-                    break  # EOS scores higher than every candidate left
-                if accept(self.texts[t]):
-                    best = t
-                    break
-            if best is None:  # EOS; or, while the answer is not yet a whole copy, the best allowed candidate
-                best = self.eos if copies(text, src, final=True) else next(
-                    (t for t in order if accept(self.texts[t])), self.eos)
-            out[b, best] = scores[b, best]
+                done.append(b)
+            else:
+                picked.append((b, self._choose(self.tokenizer.decode(ids, skip_special_tokens=True), b, rows[b])))
+        if done:
+            out[done] = scores[done]
+        if picked:
+            at, best = (torch.tensor(x, device=scores.device) for x in zip(*picked))
+            out[at, best] = scores[at, best]
         return out
+
+    def _choose(self, text: str, b: int, row: torch.Tensor) -> int:
+        """Row `b`'s token after the answer so far, `text`, given its scores `row`."""
+        src, (cand, cand_set, odd) = self.sources[b], self.candidates[b]
+        eos_score, accept = float(row[self.eos]), _extensions(text, src)
+        allowed = self._allowed(text, src, cand_set)
+        if allowed is not None:  # the best allowed token: looked-up ones, then commas/newlines that beat it
+            best, value = None, float("-inf")
+            if allowed:
+                vals = row[allowed]
+                j = int(vals.argmax())
+                best, value = allowed[j], float(vals[j])
+            vals = row[odd]
+            above = (vals > value).nonzero().flatten()
+            if len(above):
+                ranked = vals[above].sort(descending=True)
+                for t in odd[above[ranked.indices]].tolist():
+                    if accept(self.texts[t]):
+                        best, value = t, float(row[t])
+                        break
+            if best is None or value < eos_score:  # EOS scores higher than every allowed token
+                best = self.eos if best is None or copies(text, src, final=True) else best
+            return best
+        ranked = row[cand].sort(descending=True)
+        order, values = cand[ranked.indices].tolist(), ranked.values.tolist()
+        for t, v in zip(order, values):  # plain floats: indexing a tensor per candidate cost ~1 us each
+            if v < eos_score:
+                break  # EOS scores higher than every candidate left
+            if accept(self.texts[t]):
+                return t
+        # EOS; or, while the answer is not yet a whole copy, the best allowed candidate
+        return self.eos if copies(text, src, final=True) else next(
+            (t for t in order if accept(self.texts[t])), self.eos)

@@ -1,6 +1,6 @@
 """The reading pass: every passage prompt's first answer token in one batched forward pass, no generation —
-``first_tokens`` (each prompt whole) and ``first_tokens_shared`` (each shared prefix read once, a 4D attention
-mask) — and ``not_relevant_token``, the token that tells a not-relevant passage.
+``first_tokens`` (each prompt whole) and ``first_tokens_shared`` (the tokens a group of prompts shares read
+once, a 4D attention mask) — and ``not_relevant_token``, the token that tells a not-relevant passage.
 """
 
 from __future__ import annotations
@@ -33,38 +33,39 @@ _MASKABLE = ("sdpa", "eager")
 
 
 def _shared_groups(tokenizer, prompts: list[str], prefixes: list[str]):
-    """(prefix ids, [(prompt index, suffix ids)]) per distinct prefix, and the indices of prompts whose tokens do
-    not start with their prefix's tokens (a BPE merge across the seam): those are read whole."""
-    if not prompts:
-        return [], []
-    distinct = list(dict.fromkeys(prefixes))  # prompts and prefixes tokenised in one batched call each
-    groups = {pre: (head, []) for pre, head in zip(distinct, tokenizer(distinct)["input_ids"])}
-    whole = []
-    for i, (p, pre, ids) in enumerate(zip(prompts, prefixes, tokenizer(prompts)["input_ids"])):
-        head = groups[pre][0]
-        if p.startswith(pre) and len(ids) > len(head) and ids[:len(head)] == head:
-            groups[pre][1].append((i, ids[len(head):]))
-        else:
-            whole.append(i)
-    return [g for g in groups.values() if g[1]], whole
+    """(head ids, [(prompt index, suffix ids)]) per group of prompts with the same `prefixes` string: the head is
+    the longest run of tokens every prompt of the group starts with (the frame, the passage and the question's
+    shared opening words, "What is the"), stopping one token short of the shortest prompt so that every prompt
+    keeps a suffix. Taken from the prompts' own tokens, so a BPE merge across the end of the prefix string
+    cannot mis-split a prompt."""
+    groups: dict[str, list[tuple[int, list[int]]]] = {}
+    for i, (pre, ids) in enumerate(zip(prefixes, tokenizer(prompts)["input_ids"] if prompts else [])):
+        groups.setdefault(pre, []).append((i, ids))
+    out = []
+    for members in groups.values():
+        first, n = members[0][1], min(len(ids) for _, ids in members) - 1
+        for _, ids in members[1:]:
+            n = next((k for k in range(n) if ids[k] != first[k]), n)
+        out.append((first[:n], [(i, ids[n:]) for i, ids in members]))
+    return out
 
 
 @torch.no_grad()
 def first_tokens_shared(model, tokenizer, prompts: list[str], prefixes: list[str], batch_size: int,
                         watch: int | None = None, desc: str = "reading") -> tuple[list[int], list[float]]:
     """``first_tokens`` for prompts that share prefixes — a passage asked every field's question shares the
-    frame and the passage, and differs only in the question — with each distinct prefix computed once: one row
-    per prefix holds the prefix and then every prompt's remaining tokens, each block placed at the positions it
-    has in its own prompt and attending to the prefix and to itself only (a 4D attention mask), so each block's
-    last position gives that prompt's next-token distribution (equal to reading the prompt alone up to float
-    rounding; tests/test_reading.py). ~8 questions per passage: ~2-3x fewer tokens than ``first_tokens``.
-    Models whose attention takes no custom mask, and prompts whose tokens do not start with their prefix's,
-    are read by ``first_tokens``."""
+    frame, the passage and the question's opening "What is the", and differs only in the rest of the question —
+    with each group's shared tokens (``_shared_groups``; `prefixes` says which prompts form a group) computed
+    once: one row per group holds the shared tokens and then every prompt's remaining tokens, each block placed
+    at the positions it has in its own prompt and attending to the shared tokens and to itself only (a 4D
+    attention mask), so each block's last position gives that prompt's next-token distribution (equal to
+    reading the prompt alone up to float rounding; tests/test_reading.py). Models whose attention takes no
+    custom mask are read by ``first_tokens``."""
     model = on_best_device(model).eval()
     out, prob = [0] * len(prompts), [0.0] * len(prompts)
     if getattr(model.config, "_attn_implementation", None) not in _MASKABLE:
         return first_tokens(model, tokenizer, prompts, batch_size, watch, desc)
-    groups, whole = _shared_groups(tokenizer, prompts, prefixes)
+    groups = _shared_groups(tokenizer, prompts, prefixes)
     device = next(model.parameters()).device
     groups.sort(key=lambda g: len(g[0]) + sum(len(s) for _, s in g[1]))
     chunks, cur = [], []
@@ -103,10 +104,6 @@ def first_tokens_shared(model, tokenizer, prompts: list[str], prefixes: list[str
             row = logits[r, col[e]]
             out[i] = int(row.argmax())
             prob[i] = float(row.softmax(-1)[watch]) if watch is not None else 0.0
-    if whole:
-        f, q = first_tokens(model, tokenizer, [prompts[i] for i in whole], batch_size, watch, desc)
-        for i, t, p in zip(whole, f, q):
-            out[i], prob[i] = t, p
     return out, prob
 
 
