@@ -179,3 +179,33 @@ def test_words_use_the_kind_chosen_on_dev_and_name_overconfidence_under_noise():
     assert "overconfident under noise" in cal.noise_words(noise)
     noise.loc[1, "confidence %"] = 30.0
     assert "confidence fell with accuracy" in cal.noise_words(noise)
+
+
+def test_chapter_35_reads_back_chapter_30s_answers_only_when_they_are_the_same_rows(tmp_path):
+    """``save_predictions`` with ``predict_systems``' details writes each LM answer's confidences;
+    ``saved_confident`` reads back the trained arms' answers and confidences exactly, and refuses (None) files
+    without confidences, with other rows or rows in another order, or an arm missing."""
+    import pandas as pd
+
+    from cancerllm import evaluation as ev
+    from cancerllm.config import arm_names, make_config
+
+    cfg = make_config({})
+    test = pd.DataFrame({"id": ["P1:t_stage", "P2:diagnosis"], "task": ["phenotype_extraction", "diagnosis_generation"],
+                         "field": ["t_stage", "diagnosis"], "cancer_type": ["breast", "lung"],
+                         "answers": [["T2"], ["Malignant neoplasm of lung"]]})
+    arms = arm_names(cfg)
+    preds = {a: [["T2"], ["Malignant neoplasm of lung"]] for a in arms} | {"rule": [["T2"], ["x"]]}
+    details = {a: {"confidence": {"sequence": [0.1 * k + 1 / 3, 0.25], "normalised": [0.5, 2 / 7]}}
+               for k, a in enumerate(arms)}
+    ev.save_predictions(tmp_path, test, preds, details)
+    back = ev.saved_confident(cfg, test, tmp_path / "predictions")
+    assert list(back) == arms
+    for a in arms:
+        assert back[a] == {"answers": preds[a], **details[a]["confidence"]}  # floats exactly as written
+    assert ev.saved_confident(cfg, test.iloc[::-1], tmp_path / "predictions") is None
+    assert ev.saved_confident(cfg, test.head(1), tmp_path / "predictions") is None
+    ev.save_predictions(tmp_path / "old", test, preds)  # no confidences (an older chapter 30)
+    assert ev.saved_confident(cfg, test, tmp_path / "old" / "predictions") is None
+    (tmp_path / "predictions" / f"{arms[-1]}.jsonl").unlink()
+    assert ev.saved_confident(cfg, test, tmp_path / "predictions") is None

@@ -151,3 +151,22 @@ def test_external_validation_on_tcga_format_file(tiny_run, tmp_path):
     assert set(ev["diagnosis_generation"]) == {"no_cpt", "general_cpt", "cancer_cpt", "rule", "tfidf_logreg"}
     preds = (tmp_path / "ext" / "predictions" / "tfidf_logreg.jsonl").read_text().splitlines()
     assert len(preds) == 60
+
+
+def test_chapter_35_reuses_chapter_30s_test_answers_as_a_fresh_prediction_gives_them(tiny_run):
+    """Chapter 35 reads the test split's answers and confidences from chapter 30's predictions instead of
+    predicting again: for the last arm, a fresh ``predict_ablation`` gives the same answers and confidences."""
+    from cancerllm import evaluation as ev
+    from cancerllm import pipeline
+
+    _, run_dir = tiny_run
+    cfg = ev.run_config(run_dir)
+    test = pipeline.load_sets(cfg)["test"]
+    saved = ev.saved_confident(cfg, test, run_dir / "30_evaluation" / "predictions")
+    assert saved is not None
+    arm = cfg.ablation_models[-1]
+    conf: dict = {}
+    fresh = ev.predict_systems(cfg, test, [arm], confidence=conf)
+    assert saved[arm]["answers"] == fresh[arm]
+    for kind in ("sequence", "normalised"):
+        assert saved[arm][kind] == pytest.approx(conf[arm][kind], abs=1e-6)

@@ -8,7 +8,7 @@ baseline and a TF-IDF + logistic-regression baseline.
 Where the code lives:
   - ``predict``: the LM systems of chapter 30 (``model_systems``, ``untuned_arm``) and every system's answers
     (``predict_systems``, ``predict_models``, ``predict_ablation``, ``predict_confident``, ``predict_baselines``, ``few_shot_rows``,
-    ``save_predictions``);
+    ``save_predictions``, ``saved_confident``);
   - ``scoring``: the chapter's stage name and headline metric, the score tables with bootstrap CIs (``score``,
     ``comparison_table``, ``metrics_json``), paired tests (``paired_tests``) and per-instance scores
     (``instance_table``, ``by_group``);
@@ -23,7 +23,8 @@ Used in notebooks/30_evaluation.ipynb and by `python -m cancerllm evaluate`.
 from ..instructions import TASKS
 from .external import external_validation, run_config
 from .predict import (FEW_SHOT, ZERO_SHOT, few_shot_rows, model_systems, predict_ablation, predict_baselines,
-                      predict_confident, predict_models, predict_systems, save_predictions, untuned_arm)
+                      predict_confident, predict_models, predict_systems, save_predictions, saved_confident,
+                      untuned_arm)
 from .scoring import (HEADLINE, METRIC_LABELS, by_group, comparison_table, instance_table, metrics_json, paired_tests,
                       score)
 from .tables import (DECODINGS, REPORTED, ablation_summary, confusions, decoding_summary, decoding_table, error_gallery,
@@ -35,5 +36,5 @@ __all__ = ["DECODINGS", "FEW_SHOT", "HEADLINE", "METRIC_LABELS", "REPORTED", "TA
            "error_gallery", "external_validation", "few_shot_rows", "field_gap_summary", "field_gap_table",
            "instance_table", "metrics_json", "model_systems", "not_mentioned_rates", "paired_tests",
            "predict_ablation", "predict_baselines", "predict_confident", "predict_models", "predict_systems", "reading_cost",
-           "reading_summary", "reading_table", "run_config", "save_predictions", "score", "scoring_subsets",
+           "reading_summary", "reading_table", "run_config", "save_predictions", "saved_confident", "score", "scoring_subsets",
            "subset_summary", "subset_table", "untuned_arm"]

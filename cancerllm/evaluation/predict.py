@@ -96,17 +96,43 @@ def predict_ablation(cfg, examples: pd.DataFrame, confidence: dict | None = None
     return predict_systems(cfg, examples, confidence=confidence, **decoding)
 
 
-def predict_confident(cfg, train: pd.DataFrame, examples: pd.DataFrame) -> dict[str, dict]:
+def predict_confident(cfg, train: pd.DataFrame, examples: pd.DataFrame, saved: Path | None = None) -> dict[str, dict]:
     """Every ablation model's and TF-IDF's answers on `examples` with a confidence per answer (chapter 35):
     {system: {"answers": [...], "sequence": [...], "normalised": [...]}} — for the LMs the answer's sequence
     probability and its per-token geometric mean (``inference.predict``), for TF-IDF (fitted on `train`) its
-    ``predict_proba`` under both keys. The rule baseline has no confidence and is left out."""
+    ``predict_proba`` under both keys. The rule baseline has no confidence and is left out. `saved`: a
+    predictions directory (``save_predictions`` with confidences: chapter 30's) whose answers are reused when
+    every model's file holds exactly `examples`, in order, with confidences (``saved_confident``) — the same
+    models, rows and decoding give the same answers, so chapter 35 does not predict the test split again."""
     conf: dict = {}
-    preds = predict_ablation(cfg, examples, confidence=conf)
-    out = {name: {"answers": preds[name], **conf[name]} for name in preds}
+    reused = saved_confident(cfg, examples, saved) if saved is not None else None
+    if reused is not None:
+        out = reused
+    else:
+        preds = predict_ablation(cfg, examples, confidence=conf)
+        out = {name: {"answers": preds[name], **conf[name]} for name in preds}
     tfidf = baselines.TfidfBaseline(seed=cfg.seed).fit(train)
     c = tfidf.confidence(examples).tolist()
     out["tfidf_logreg"] = {"answers": tfidf.predict(examples), "sequence": c, "normalised": c}
+    return out
+
+
+def saved_confident(cfg, examples: pd.DataFrame, saved: Path) -> dict[str, dict] | None:
+    """The trained arms' (``config.arm_names``) answers and confidences read back from `saved`
+    (``save_predictions`` with confidences), or None when any arm's file is missing, lacks confidences or does
+    not hold `examples`' ids in order (predictions of an older run: then they are predicted again)."""
+    import json
+
+    out = {}
+    for name in arm_names(cfg):
+        path = Path(saved) / f"{name}.jsonl"
+        if not path.is_file():
+            return None
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if [x["id"] for x in lines] != list(examples["id"]) or any("confidence" not in x for x in lines):
+            return None
+        out[name] = {"answers": [x["answers"] for x in lines],
+                     **{kind: [x["confidence"][kind] for x in lines] for kind in ("sequence", "normalised")}}
     return out
 
 
@@ -115,6 +141,9 @@ def predict_baselines(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dic
     return {k: out[k] for k in ("rule", "tfidf_logreg") if k in out}
 
 
-def save_predictions(out: Path, test: pd.DataFrame, preds: dict) -> None:
+def save_predictions(out: Path, test: pd.DataFrame, preds: dict, details: dict | None = None) -> None:
+    """Each system's answers as JSONL under `out`/predictions (``inference.write_predictions``); with `details`
+    (``predict_systems``'), each LM answer's confidences too (chapter 35 reads them back: ``saved_confident``)."""
     for name, p in preds.items():
-        inference.write_predictions(out / "predictions" / f"{name}.jsonl", test, p)
+        conf = (details or {}).get(name, {}).get("confidence")
+        inference.write_predictions(out / "predictions" / f"{name}.jsonl", test, p, conf)

@@ -147,12 +147,18 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     return raw, parsed
 
 
-def write_predictions(path: Path, examples, preds: list[list[str]]) -> None:
-    """JSONL next to the gold answers: one line per instance {id, task, field, cancer_type, gold, answers}."""
+def write_predictions(path: Path, examples, preds: list[list[str]], confidence: dict | None = None) -> None:
+    """JSONL next to the gold answers: one line per instance {id, task, field, cancer_type, gold, answers}, and
+    with `confidence` (``predict``'s: {"sequence": [...], "normalised": [...]}, in row order) each answer's
+    confidences under "confidence"."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps({"id": row.id, "task": row.task, "field": row.field, "cancer_type": row.cancer_type,
-                                 "gold": list(row.answers), "answers": list(pred)}) + "\n" for row, pred in zip(examples.itertuples(), preds))
+        for k, (row, pred) in enumerate(zip(examples.itertuples(), preds)):
+            line = {"id": row.id, "task": row.task, "field": row.field, "cancer_type": row.cancer_type,
+                    "gold": list(row.answers), "answers": list(pred)}
+            if confidence is not None:
+                line["confidence"] = {kind: values[k] for kind, values in confidence.items()}
+            fh.write(json.dumps(line) + "\n")
     tmp.replace(path)
