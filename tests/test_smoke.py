@@ -151,6 +151,17 @@ def test_external_validation_on_tcga_format_file(tiny_run, tmp_path):
     assert set(ev["diagnosis_generation"]) == {"no_cpt", "general_cpt", "cancer_cpt", "rule", "tfidf_logreg"}
     preds = (tmp_path / "ext" / "predictions" / "tfidf_logreg.jsonl").read_text().splitlines()
     assert len(preds) == 60
+    # nothing depends on which reports come with a report: half of them, shuffled, get the same answers
+    from cancerllm.evaluation import external_validation
+
+    half = tmp_path / "half_shuffled.csv"
+    pd.read_csv(data).sample(frac=0.5, random_state=1).to_csv(half, index=False)
+    external_validation(run_dir, half, tmp_path / "ext_half")
+    for system in ("cancer_cpt", "rule", "tfidf_logreg"):
+        whole = {x["id"]: x["answers"] for x in map(json.loads, (tmp_path / "ext" / "predictions" / f"{system}.jsonl")
+                                                    .read_text().splitlines())}
+        part = [json.loads(x) for x in (tmp_path / "ext_half" / "predictions" / f"{system}.jsonl").read_text().splitlines()]
+        assert len(part) == 30 and all(x["answers"] == whole[x["id"]] for x in part), system
 
 
 def test_chapter_35_reuses_chapter_30s_test_answers_as_a_fresh_prediction_gives_them(tiny_run):
