@@ -28,7 +28,8 @@ PARAMS = sorted((REPO_ROOT / "params").glob("*.yaml"))
 #: each profile's full Config (under the key names runs were recorded with), params hash and stage keys (for
 #: the inputs below), as the code before "one source for every parameter" computed them: the contract that
 #: loading a profile still gives the same Config and recorded runs keep their keys. Regenerated on purpose once
-#: since, for one new field (attn_implementation, 2026-12-07): every other value is unchanged
+#: since, for one new field (attn_implementation, 2026-12-07), and for the tcga profile's SFT length (sft_max_steps
+#: 800 -> 1600, save_steps and so eval_steps 200 -> 400, 2026-12-07): every other value is unchanged
 EXPECTED = json.loads((REPO_ROOT / "tests" / "data" / "profiles_expected.json").read_text(encoding="utf-8"))
 EXPECTED_INPUTS = {"notes.csv": "ab12"}
 
