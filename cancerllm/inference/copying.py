@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 import weakref
+from typing import NamedTuple
 
 import torch
 from transformers import LogitsProcessor
@@ -66,15 +67,23 @@ def _extensions(text: str, source: str, stock: tuple[str, ...] = (NOT_RELEVANT,)
     return accept
 
 
-#: per live tokenizer object, its tables (``_tables``): keyed weakly, so an entry goes with its tokenizer (an ``id()``
-#: key was reused by the next tokenizer allocated at the freed address, which then got another vocabulary's ids)
+class _Tables(NamedTuple):
+    """A tokenizer's tables for copy-constrained decoding (``_tables``)."""
+
+    token_texts: tuple[dict[str, list[int]], list[int]]  # ``_token_texts``: text -> ids, ids with no letter or digit
+    texts: dict[int, str]  # token id -> text
+    candidates: dict  # each passage's candidates, filled by ``CopyConstraint`` (a passage asked again reuses them)
+    odd: frozenset[int]  # ids ``CopyConstraint._allowed`` leaves to ``copies``: a comma or a newline, or no text
+    longest: int  # the longest token text
+
+
+#: per live tokenizer object, its ``_Tables``: keyed weakly, so an entry goes with its tokenizer (an ``id()`` key
+#: was reused by the next tokenizer allocated at the freed address, which then got another vocabulary's ids)
 _TOKEN_TEXTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _tables(tokenizer) -> tuple[tuple[dict[str, list[int]], list[int]], dict[int, str], dict, frozenset[int], int]:
-    """A tokenizer's tables, computed once: ``_token_texts``'s pair, token id -> text, the candidates of each
-    passage ``CopyConstraint`` has seen (filled there), the ids ``CopyConstraint._allowed`` leaves to
-    ``copies`` (text with a comma or a newline, or none) and the longest token text."""
+def _tables(tokenizer) -> _Tables:
+    """A tokenizer's ``_Tables``, computed once."""
     if tokenizer not in _TOKEN_TEXTS:
         special = set(tokenizer.all_special_ids)
         by_text: dict[str, list[int]] = {}
@@ -83,15 +92,15 @@ def _tables(tokenizer) -> tuple[tuple[dict[str, list[int]], list[int]], dict[int
                 by_text.setdefault(tokenizer.decode([i]), []).append(i)
         marks = [i for t, ids in by_text.items() if not any(c.isalnum() for c in t) for i in ids]
         odd = frozenset(i for t, ids in by_text.items() if not t or "," in t or "\n" in t for i in ids)
-        _TOKEN_TEXTS[tokenizer] = ((by_text, marks), {i: t for t, ids in by_text.items() for i in ids}, {}, odd,
-                                   max(map(len, by_text), default=1))
+        _TOKEN_TEXTS[tokenizer] = _Tables((by_text, marks), {i: t for t, ids in by_text.items() for i in ids}, {}, odd,
+                                          max(map(len, by_text), default=1))
     return _TOKEN_TEXTS[tokenizer]
 
 
 def _token_texts(tokenizer) -> tuple[dict[str, list[int]], list[int]]:
     """(token text -> ids, ids of tokens with no letter or digit) of a tokenizer, special tokens left out;
     computed once per tokenizer."""
-    return _tables(tokenizer)[0]
+    return _tables(tokenizer).token_texts
 
 
 class CopyConstraint(LogitsProcessor):
@@ -114,8 +123,8 @@ class CopyConstraint(LogitsProcessor):
         self.tokenizer, self.start = tokenizer, start
         self.sources = [" ".join(s.split()) for s in sources]
         self.eos = tokenizer.eos_token_id
-        (by_text, marks), self.texts, made, odd, self.longest = _tables(tokenizer)  # made: a passage asked again
-        self.by_text, self.odd = by_text, odd
+        self.tables = _tables(tokenizer)
+        (by_text, marks), made, odd = self.tables.token_texts, self.tables.candidates, self.tables.odd
         if len(made) > 8192:  # at most ~8k passages kept per tokenizer
             made.clear()
         self.candidates = []
@@ -143,18 +152,18 @@ class CopyConstraint(LogitsProcessor):
         if not last:
             return None
         ok: set[int] = set()
+        by_text = self.tables.token_texts[0]
         if all(_whole(p, source) for p in done):
             at = source.find(last)
             while at >= 0:
                 end = at + len(last)
-                for k in range(end + 1, min(end + self.longest, len(source)) + 1):
-                    ok.update(self.by_text.get(source[end:k], ()))
+                for k in range(end + 1, min(end + self.tables.longest, len(source)) + 1):
+                    ok.update(by_text.get(source[end:k], ()))
                 at = source.find(last, at + 1)
-        for reply in (NOT_RELEVANT,):  # the answer so far is the start of the stock reply
-            if reply.startswith(head):
-                for k in range(len(head) + 1, len(reply) + 1):
-                    ok.update(self.by_text.get(reply[len(head):k], ()))
-        return sorted(t for t in ok if t in cand and t not in self.odd)
+        if NOT_RELEVANT.startswith(head):  # the answer so far is the start of the stock reply
+            for k in range(len(head) + 1, len(NOT_RELEVANT) + 1):
+                ok.update(by_text.get(NOT_RELEVANT[len(head):k], ()))
+        return sorted(t for t in ok if t in cand and t not in self.tables.odd)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         out = torch.full_like(scores, float("-inf"))
@@ -188,7 +197,7 @@ class CopyConstraint(LogitsProcessor):
             if len(above):
                 ranked = vals[above].sort(descending=True)
                 for t in odd[above[ranked.indices]].tolist():
-                    if accept(self.texts[t]):
+                    if accept(self.tables.texts[t]):
                         best, value = t, float(row[t])
                         break
             if best is None or value < eos_score:  # EOS scores higher than every allowed token
@@ -199,8 +208,8 @@ class CopyConstraint(LogitsProcessor):
         for t, v in zip(order, values):  # plain floats: indexing a tensor per candidate cost ~1 us each
             if v < eos_score:
                 break  # EOS scores higher than every candidate left
-            if accept(self.texts[t]):
+            if accept(self.tables.texts[t]):
                 return t
         # EOS; or, while the answer is not yet a whole copy, the best allowed candidate
         return self.eos if copies(text, src, final=True) else next(
-            (t for t in order if accept(self.texts[t])), self.eos)
+            (t for t in order if accept(self.tables.texts[t])), self.eos)
