@@ -41,6 +41,11 @@ def test_reading_table_counts_distinct_answers_and_gaps_to_baselines():
     ("Bladder, dder", True, False),            # a piece cut out of a word
     ("thyroidectom", False, True),             # still growing: may become "thyroidectomy"
     ("thyroidectom", True, False),             # but cannot end there
+    ("dder", False, False),                    # begun inside a word: can never end as a copy
+    ("inoma", False, False), ("hyroid", False, False),
+    ("6 cm", True, False), ("6 cm", False, False),  # not inside the number 2.6
+    ("2", False, True), ("2", True, False),    # "2" may grow into "2.6 cm", but is not a phrase of it
+    ("2.6", True, True), ("2.6 cm", True, True),
     ("pT2", True, True),                       # a TNM component ends where the chain's next begins
     ("T2", True, False),                       # ... but does not start inside "pT2"
     ("pT3", True, False),                      # not in the passage

@@ -15,19 +15,38 @@ from transformers import LogitsProcessor
 from ..instructions import NOT_RELEVANT
 
 
+#: where a copied phrase may begin: no letter or digit just before it, and not inside a number ("0 cm" is not a
+#: phrase of "6.0 cm": no digit right after a digit and its decimal point or comma)
+_START = r"(?<![A-Za-z0-9])(?!(?<=[0-9][.,])[0-9])"
+#: where it may end: no letter or digit just after it, and not inside a number ("6" of "6.0 cm"), except that a TNM
+#: component may end where the next one of a chain begins ("pT2" in "pT2N1M0")
+_END = r"(?!(?<=[0-9])[.,][0-9])(?:(?![A-Za-z0-9])|(?<=[0-4Xsa-d])(?=[NM][0-4Xx]))"
+
+
 @functools.lru_cache(maxsize=1 << 16)  # a step re-checks the answer's finished pieces for every candidate token
 def _whole(piece: str, source: str) -> bool:
-    """`piece` occurs in `source` as whole words: no letter or digit either side, except that a TNM component
-    may end where the next one of a chain begins ("pT2" in "pT2N1M0")."""
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(piece)}(?:(?![A-Za-z0-9])|(?<=[0-4Xsa-d])(?=[NM][0-4Xx]))",
-                     source) is not None
+    """`piece` occurs in `source` as whole words (``_START`` before it, ``_END`` after it)."""
+    return re.search(_START + re.escape(piece) + _END, source) is not None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _begins(piece: str, source: str) -> bool:
+    """`piece` occurs in `source` from the start of a word (``_START``): a phrase still being copied, which may
+    grow into a whole one. A piece begun inside a word ("inoma" of "carcinoma") can never end as a copy."""
+    return re.search(_START + re.escape(piece), source) is not None
+
+
+def _begins_at(piece: str, source: str) -> list[int]:
+    """Where in `source` each occurrence of `piece` that begins a word (``_begins``) ends, overlapping ones
+    included."""
+    return [m.start() + len(piece) for m in re.finditer(_START + f"(?={re.escape(piece)})", source)]
 
 
 def copies(answer: str, source: str, final: bool = False, stock: tuple[str, ...] = (NOT_RELEVANT,)) -> bool:
     """Whether `answer` (or, unless `final`, the start of one being generated) is a copy of `source`: its
     ", "-separated pieces are phrases of the passage (whitespace collapsed, case kept) made of whole words —
     the last one may still be growing unless the answer is `final` or has ended at a newline (``parse_answer``
-    reads only what comes before one) — or it is (the start of) a stock reply."""
+    reads only what comes before one), begun at the start of a word — or it is (the start of) a stock reply."""
     text, ended = answer.split("\n", 1)[0].lstrip(), final or "\n" in answer
     if not text:
         return True
@@ -35,7 +54,7 @@ def copies(answer: str, source: str, final: bool = False, stock: tuple[str, ...]
         return True
     *done, last = text.split(", ")
     return (all(_whole(p, source) for p in done)
-            and (_whole(last, source) if ended else (last == "" or last in source)))
+            and (_whole(last, source) if ended else (last == "" or _begins(last, source))))
 
 
 @functools.lru_cache(maxsize=16)
@@ -63,7 +82,7 @@ def _extensions(text: str, source: str, stock: tuple[str, ...] = (NOT_RELEVANT,)
         if not new or new in started:
             return True
         grown = last + piece if head else new
-        return done_ok and (grown == "" or grown in source)
+        return done_ok and (grown == "" or _begins(grown, source))
     return accept
 
 
@@ -143,7 +162,7 @@ class CopyConstraint(LogitsProcessor):
     def _allowed(self, text: str, source: str, cand: frozenset[int]) -> list[int] | None:
         """The candidates (`cand`) with neither comma nor newline that ``_extensions(text, source)`` accepts, when
         `text` is in the middle of a phrase (a non-empty last piece, no newline): the passage's text after each
-        place the last piece occurs, and the rest of a stock reply `text` begins. None otherwise (then
+        place the last piece occurs from the start of a word, and the rest of a stock reply `text` begins. None otherwise (then
         ``__call__`` scans the candidates)."""
         if "\n" in text or text.endswith(","):
             return None
@@ -154,12 +173,9 @@ class CopyConstraint(LogitsProcessor):
         ok: set[int] = set()
         by_text = self.tables.token_texts[0]
         if all(_whole(p, source) for p in done):
-            at = source.find(last)
-            while at >= 0:
-                end = at + len(last)
+            for end in _begins_at(last, source):
                 for k in range(end + 1, min(end + self.tables.longest, len(source)) + 1):
                     ok.update(by_text.get(source[end:k], ()))
-                at = source.find(last, at + 1)
         if NOT_RELEVANT.startswith(head):  # the answer so far is the start of the stock reply
             for k in range(len(head) + 1, len(NOT_RELEVANT) + 1):
                 ok.update(by_text.get(NOT_RELEVANT[len(head):k], ()))
