@@ -186,3 +186,27 @@ def test_sft_examples_add_the_views_only_when_asked(cohort):
     assert (plain["task"] == "diagnosis_generation").sum() == 2 * n_dx
     assert len(viewed) == len(plain) + len(views) and len(views) > n_dx  # >= 2 sections + 1 shuffle each
     assert set(views["task"]) == {"diagnosis_generation"}
+
+
+def test_real_text_passage_stating_another_value_is_no_not_relevant_example():
+    """On real text the registry's label and the report can disagree (label T2, report "pT3"): the passage that
+    states the other value is neither evidence nor an example of "not relevant" for that field (tuned as "not
+    relevant", it taught the model to pass over stated stages); for the other fields it may still be one."""
+    from cancerllm.data.schema import Cohort
+
+    texts = {"P1": "Staging: pT3 N0.\nMargins are free of tumor.\nSpecimen received fresh.\nNo further findings.",
+             "P2": "Staging: pT2 N0.\nMargins are free of tumor.\nSpecimen received fresh.\nNo further findings."}
+    notes = pd.DataFrame([{"patient_id": p, "note_id": f"{p}-r", "note_type": "pathology_report", "text": t,
+                           "split": "train"} for p, t in texts.items()])
+    labels = pd.DataFrame([{"patient_id": p, "split": "train", "cancer_type": "x", "t_stage": "T2",
+                            "n_stage": "N0", "diagnosis": None} for p in texts])
+    real = Cohort("real-like", True, notes, labels, fields=["t_stage", "n_stage"])
+    ex = instructions.sentence_examples(real, "train", "short", negatives=3.0, seed=0)
+    t = ex[ex["field"] == "t_stage"]
+    # P1 states pT3 against the label T2: not a positive, and not a negative either
+    assert not t["id"].str.startswith("P1:t_stage:s0").any()
+    assert (t["response"] == NOT_RELEVANT).sum() > 0  # its other passages still are
+    # P2 states the label: its passage is the positive, answered as written
+    assert t.loc[t["id"] == "P2:t_stage:s0", "response"].tolist() == ["pT2"]
+    # for N, P1's staging passage is the evidence all the same
+    assert ex.loc[ex["id"] == "P1:n_stage:s0", "response"].tolist() == ["N0"]

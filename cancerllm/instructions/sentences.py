@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.schema import NOT_MENTIONED, QUESTIONS, Cohort
+from ..normalise import read_phrase
 from .evidence import evidence_passages, evidence_phrase
 from .notes import _patients, _row
 from .segments import passage_texts, passages
@@ -34,8 +35,12 @@ def sentence_examples(cohort: Cohort, split: str, style: str = "alpaca", negativ
         any_evidence = [any(v[k] for v in flags.values()) for k in range(len(texts))]
         for fld, pos in flags.items():
             yes = [k for k, v in enumerate(pos) if v]
-            hard = [k for k in range(len(texts)) if not pos[k] and any_evidence[k]]
-            easy = [k for k in range(len(texts)) if not pos[k] and not any_evidence[k]]
+            # real text: a passage that states a value of this field without being its evidence (the registry's
+            # label and the report disagree, or the value is written in a form the evidence finder misses) is
+            # no example of "not relevant" for it: left out of this field's negatives
+            unsure = [marks is None and not pos[k] and read_phrase(fld, t) is not None for k, t in enumerate(texts)]
+            hard = [k for k in range(len(texts)) if not pos[k] and not unsure[k] and any_evidence[k]]
+            easy = [k for k in range(len(texts)) if not pos[k] and not unsure[k] and not any_evidence[k]]
             n_neg = round(negatives * max(len(yes), 1))
             n_hard = min(len(hard), (n_neg + 1) // 2)
             hard, easy = [int(k) for k in rng.permutation(hard)], [int(k) for k in rng.permutation(easy)]
