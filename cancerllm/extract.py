@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from . import inference, pipeline
 from .config import arm_names
@@ -78,9 +80,14 @@ def extract(run_dir, data_path, out_path, model: str | None = None) -> Path:
     fields = sorted(set(train.loc[train["task"] == "phenotype_extraction", "field"]))
     cohort = load_custom(Path(data_path), [0.0, 0.0, 1.0], cfg.seed)
     order = list(dict.fromkeys(cohort.notes["patient_id"]))
-    state = PartialState()
+    # on a CPU, PartialState joins the launcher's process group only when told it runs on the CPU: without
+    # `cpu`, under `accelerate launch` every CPU process believed it was the only one, extracted every patient
+    # and wrote the same shard name (a race between the processes' renames)
+    state = PartialState(cpu=not torch.cuda.is_available())
     with state.split_between_processes(order) as mine:
         mine = list(mine)
+    print(f"extract: process {state.process_index + 1} of {state.num_processes}: {len(mine)} of {len(order)} "
+          "patients", file=sys.stderr)
     net, tokenizer = pipeline.load_tuned(cfg, name)
     part = cohort.notes["patient_id"].isin(mine)
     sub = dataclasses.replace(cohort, notes=cohort.notes[part].reset_index(drop=True),

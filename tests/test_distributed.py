@@ -67,6 +67,8 @@ def test_extract_split_over_two_processes_writes_what_one_process_writes(finishe
            "-m", "cancerllm", "extract", "--run", str(finished_run), "--data", str(data), "--out", str(two)]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # each process extracted its own half (it used to be every patient in both, each process thinking it was alone)
+    assert "process 1 of 2: 6 of 12 patients" in proc.stderr and "process 2 of 2: 6 of 12 patients" in proc.stderr
     assert two.read_text() == one.read_text()
     records = [json.loads(line) for line in one.read_text().splitlines()]
     assert len(records) == 12 and len({r["patient_id"] for r in records}) == 12
