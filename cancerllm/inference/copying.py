@@ -162,8 +162,8 @@ class CopyConstraint(LogitsProcessor):
     def _allowed(self, text: str, source: str, cand: frozenset[int]) -> list[int] | None:
         """The candidates (`cand`) with neither comma nor newline that ``_extensions(text, source)`` accepts, when
         `text` is in the middle of a phrase (a non-empty last piece, no newline): the passage's text after each
-        place the last piece occurs from the start of a word, and the rest of a stock reply `text` begins. None otherwise (then
-        ``__call__`` scans the candidates)."""
+        place the last piece occurs from the start of a word, and the rest of a stock reply `text` begins. None
+        otherwise (then ``__call__`` scans the candidates)."""
         if "\n" in text or text.endswith(","):
             return None
         head = text.lstrip()

@@ -38,9 +38,9 @@ def sentence_examples(cohort: Cohort, split: str, style: str = "alpaca", negativ
             # real text: a passage that states a value of this field without being its evidence (the registry's
             # label and the report disagree, or the value is written in a form the evidence finder misses) is
             # no example of "not relevant" for it: left out of this field's negatives
-            unsure = [marks is None and not pos[k] and read_phrase(fld, t) is not None for k, t in enumerate(texts)]
-            hard = [k for k in range(len(texts)) if not pos[k] and not unsure[k] and any_evidence[k]]
-            easy = [k for k in range(len(texts)) if not pos[k] and not unsure[k] and not any_evidence[k]]
+            neg = [k for k, t in enumerate(texts) if not pos[k] and (marks is not None or read_phrase(fld, t) is None)]
+            hard = [k for k in neg if any_evidence[k]]
+            easy = [k for k in neg if not any_evidence[k]]
             n_neg = round(negatives * max(len(yes), 1))
             n_hard = min(len(hard), (n_neg + 1) // 2)
             hard, easy = [int(k) for k in rng.permutation(hard)], [int(k) for k in rng.permutation(easy)]
