@@ -212,3 +212,38 @@ def test_one_steps_check_of_every_candidate_is_copies_itself():
             accept = _extensions(text, src)
             for piece in pieces:
                 assert accept(piece) == inference.copies(text + piece, src), (text, piece)
+
+
+def test_staged_decoding_drops_ended_rows_and_answers_as_one_call():
+    """``_generate`` decodes a batch in stages (``_budgets``), dropping the rows that ended between
+    ``model.generate`` calls: the same answers, token counts and log-probabilities (to float rounding) as one call
+    per batch, free and copy-constrained, with rows ending inside every stage."""
+    from collections import Counter
+
+    import torch
+
+    from cancerllm import modeling
+    from cancerllm.config import make_config
+    from cancerllm.inference import generation
+
+    assert generation._budgets(50, (8, 24)) == [8, 16, 26] and generation._budgets(6, (8, 24)) == [6]
+    texts = ["the tumor measures 2.5 cm", "grade 2 invasive ductal carcinoma", "no lymph node involvement"] * 4
+    tok = modeling.train_tokenizer(texts, 120)
+    cfg = make_config({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "num_key_value_heads": 1, "initializer_range": 0.2})
+    torch.manual_seed(0)
+    model = modeling.build_small_model(cfg, tok)
+    sources = texts[:3] * 3
+    prompts = [f"In the text: {s} What? ### Response:" + " x" * k for k, s in enumerate(sources)]
+    free = generation._generate(prompts, [None] * 9, model, tok, 12, 9, "x", True, stages=())
+    common = Counter(t for g in free for t in tok(g, add_special_tokens=False)["input_ids"]).most_common(1)[0][0]
+    with torch.no_grad():  # EOS wherever the untuned model's most frequent token would win: rows end at many steps
+        model.lm_head.weight[tok.eos_token_id] = model.lm_head.weight[common] * 1.05
+    for src in ([None] * 9, sources):
+        one_lp, staged_lp = [], []
+        one = generation._generate(prompts, src, model, tok, 12, 4, "x", True, one_lp, stages=())
+        staged = generation._generate(prompts, src, model, tok, 12, 4, "x", True, staged_lp, stages=(2, 8))
+        lengths = [n for _, n in one_lp]
+        assert min(lengths) <= 2 and any(2 < n <= 8 for n in lengths) and max(lengths) == 12  # every stage ends rows
+        assert staged == one and [n for _, n in staged_lp] == lengths
+        assert max(abs(a - b) for (a, _), (b, _) in zip(one_lp, staged_lp)) < 1e-4

@@ -4,7 +4,8 @@ diagnosis, the job a hospital runs over its pathology reports.
 - ``reference_extract``: the reference's way (paper notes §3.3) — every prompt on its own, batch 1, greedy, up to
   50 new tokens, nothing reused between prompts — with the note-level vote ``inference.predict`` applies;
 - ``extraction_costs``: ``inference.predict`` (each passage read once for all its questions, prompts batched by
-  length, only passages whose first token is not the not-relevant reply generated, stop at EOS) timed against
+  length, only passages whose first token is not the not-relevant reply generated, stop at EOS, ended rows dropped
+  between decoding stages) timed against
   the number of reports, the batch size, the passages per report, the model size and the reference's loop;
 - ``extraction_summary``: the per-report cost in words, and what N reports cost on one process of this machine;
 - ``year_of_reports``: what a year of reports costs on one and on many workers, here and on the lent GPU.

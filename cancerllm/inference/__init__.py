@@ -1,8 +1,9 @@
 """Batched greedy generation and answer parsing.
 
-Batched generation with KV cache and left padding, stop at EOS, `max_new_tokens` (reference: 50); the prompt is
-stripped by position; the answer is the text after the response marker, cut at the first newline, split on
-commas into a list (the reference's post-processing, which its repo lacks — paper notes §3.3, §4.1).
+Batched generation with KV cache and left padding, stop at EOS (the rows that ended dropped between decoding
+stages), `max_new_tokens` (reference: 50); the prompt is stripped by position; the answer is the text after the
+response marker, cut at the first newline, split on commas into a list (the reference's post-processing, which
+its repo lacks — paper notes §3.3, §4.1).
 Used in notebooks/30_evaluation.ipynb.
 
 Where the code lives (every name below is re-exported here: ``inference.predict``, ``inference.generate``, ...):

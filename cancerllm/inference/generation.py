@@ -69,31 +69,71 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
     return out
 
 
+#: cumulative new-token budgets of the successive ``model.generate`` calls on one batch: between calls the rows that
+#: have ended are dropped and the rest go on from their tokens so far (``_generate``). Most answers end within a few
+#: tokens ("not relevant", "pT2", "grade 2"); one row that runs on would otherwise keep the whole batch decoding to
+#: max_new_tokens.
+STAGES = (8, 24)
+
+
+def _budgets(max_new_tokens: int, stages: tuple[int, ...] = STAGES) -> list[int]:
+    """The new-token budget of each ``model.generate`` call on a batch: `stages` (cumulative) cut at
+    `max_new_tokens`, then the rest. _budgets(50) == [8, 16, 26]; _budgets(6) == [6]."""
+    ends = sorted({min(s, max_new_tokens) for s in stages if s > 0} | {max_new_tokens})
+    return [b - a for a, b in zip([0, *ends[:-1]], ends) if b > a]
+
+
 def _generate(prompts, sources, model, tokenizer, max_new_tokens, batch_size, desc, use_cache,
-              logprobs: list | None = None) -> list[str]:
+              logprobs: list | None = None, stages: tuple[int, ...] | None = None) -> list[str]:
+    """Greedy continuations of one group (all free or all copy-constrained) in batches sorted by length, each
+    batch decoded in stages (``_budgets``): after each ``model.generate`` call the rows that ended (EOS) are
+    dropped, the others continue from their prompt and answer so far (re-read in one forward pass, the columns of
+    padding no remaining row needs cut away). Greedy decoding makes this the same answer as one call up to
+    float rounding (tests/test_reading.py), at the cost of decoding only the rows still going. `stages`: default
+    ``STAGES``; () = one call per batch."""
+    budgets = _budgets(max_new_tokens, STAGES if stages is None else stages)
     out: list[str | None] = [None] * len(prompts)
     scored: list[tuple[float, int] | None] = [None] * len(prompts)
+    eos = tokenizer.eos_token_id
     for idx, enc in _left_padded_batches(model, tokenizer, prompts, batch_size, desc):
-        held = [sources[i] for i in idx]
-        extra = ({"logits_processor": LogitsProcessorList([CopyConstraint(tokenizer, held, enc["input_ids"].shape[1])])}
-                 if held and held[0] is not None else {})
-        if logprobs is not None:
-            extra.update(return_dict_in_generate=True, output_logits=True)
-        gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, use_cache=use_cache,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **extra)
-        seqs = gen.sequences if logprobs is not None else gen
-        new = seqs[:, enc["input_ids"].shape[1]:]
-        if logprobs is not None:
-            # the model's own logits, before any processor: CopyConstraint leaves one token per step, so the
-            # processed scores would give every copied answer probability 1
-            step = model.compute_transition_scores(seqs, gen.logits, normalize_logits=True).float()
-            ended = (new == tokenizer.eos_token_id).long().cumsum(-1)
-            keep = (ended == 0) | ((ended == 1) & (new == tokenizer.eos_token_id))  # up to and including EOS
-            step = torch.where(keep & torch.isfinite(step), step, torch.zeros_like(step))
-            for i, total, n in zip(idx, step.sum(-1).tolist(), keep.sum(-1).tolist()):
-                scored[i] = (total, int(n))
-        for i, row in zip(idx, new):
-            out[i] = tokenizer.decode(row, skip_special_tokens=True)
+        ids, att, start = enc["input_ids"], enc["attention_mask"], enc["input_ids"].shape[1]
+        live = list(range(len(idx)))  # rows of this batch still generating
+        new: list[list[int]] = [[] for _ in idx]
+        total, count = [0.0] * len(idx), [0] * len(idx)
+        for k, budget in enumerate(budgets):
+            held = [sources[idx[r]] for r in live]
+            extra = ({"logits_processor": LogitsProcessorList([CopyConstraint(tokenizer, held, start)])}
+                     if held[0] is not None else {})
+            if logprobs is not None:
+                extra.update(return_dict_in_generate=True, output_logits=True)
+            gen = model.generate(input_ids=ids, attention_mask=att, do_sample=False, max_new_tokens=budget,
+                                 use_cache=use_cache, pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **extra)
+            seqs = gen.sequences if logprobs is not None else gen
+            step_new = seqs[:, ids.shape[1]:]
+            ended = (step_new == eos).long().cumsum(-1)
+            if logprobs is not None:
+                # the model's own logits, before any processor: CopyConstraint leaves one token per step, so the
+                # processed scores would give every copied answer probability 1
+                step = model.compute_transition_scores(seqs, gen.logits, normalize_logits=True).float()
+                keep = (ended == 0) | ((ended == 1) & (step_new == eos))  # up to and including EOS
+                step = torch.where(keep & torch.isfinite(step), step, torch.zeros_like(step))
+                for r, s, n in zip(live, step.sum(-1).tolist(), keep.sum(-1).tolist()):
+                    total[r], count[r] = total[r] + s, count[r] + int(n)
+            going = []
+            for j, (r, row) in enumerate(zip(live, step_new.tolist())):
+                new[r] += row
+                if not ended[j, -1]:
+                    going.append(j)
+            if not going or k == len(budgets) - 1:
+                break
+            keep_rows = torch.tensor(going, device=seqs.device)
+            att = torch.cat([att, att.new_ones(att.shape[0], step_new.shape[1])], dim=1)[keep_rows]
+            lead = int((att == 0).all(0).long().cumprod(0).sum())  # left padding no remaining row needs
+            ids, att, start = seqs[keep_rows][:, lead:], att[:, lead:], start - lead
+            live = [live[j] for j in going]
+        for r, i in enumerate(idx):
+            out[i] = tokenizer.decode(new[r], skip_special_tokens=True)
+            scored[i] = (total[r], count[r])
     if logprobs is not None:
         logprobs[:] = scored
     return out

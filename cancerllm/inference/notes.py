@@ -72,7 +72,7 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     the passage's vote in ``assemble``), and a passage whose first token is the not-relevant reply's is
     taken as not relevant without generating (greedy decoding would continue it, so only the rare
     passage that starts "not relevant" and then says something else could differ); the rest are generated in
-    batches sorted by length, stopping at EOS. `normaliser` (``normalise.AnswerNormaliser``, fitted by
+    batches sorted by length, stopping at EOS, the rows that ended dropped between stages (``generation.STAGES``). `normaliser` (``normalise.AnswerNormaliser``, fitted by
     ``pipeline.answer_normaliser``) writes each passage's copied phrase in the label vocabulary before the vote;
     None keeps phrases as written. `copy` decodes every passage answer copy-constrained (``CopyConstraint``:
     a phrase of its passage or "not relevant"; diagnosis is generated freely). `return_details` adds a dict
