@@ -13,7 +13,14 @@ vocabulary before ``inference.assemble`` votes across sentences:
    "ductal carcinoma" -> "invasive ductal carcinoma" in one cohort, grade 2 -> "G2" in TCGA);
 3. biomarker status is the one field whose note-level value is spread over sentences ("ER positive." ...
    "HER2 negative (IHC 1+)."): its phrases are merged (``merge``: every marker once, in the label order)
-   instead of voted on.
+   instead of voted on;
+4. a histology keyword is spelled in the label vocabulary *given the note's diagnosis* where one is known
+   (``CONTEXT_FIELDS``): real labels name the organ ("Lung Adenocarcinoma", "Colon Adenocarcinoma", "Prostate
+   Adenocarcinoma Acinar Type" are all the copied phrase "adenocarcinoma"; TCGA's five adenocarcinoma organs are
+   a fifth of its reports), so the map is learned per (keyword, diagnosis) and per (keyword, organ of the
+   diagnosis), backing off to the keyword alone. At fitting the diagnosis is the note's gold; when a model
+   answers it is *that model's own* diagnosis of the note (``inference.predict``, when the call holds the
+   note's diagnosis question), never the gold.
 
 The normaliser never sees the note, the question's gold or the passage the phrase came from, so which value
 is answered is the model's reading; the normaliser only decides how that value is spelled. T is never
@@ -30,12 +37,32 @@ import pandas as pd
 
 from .baselines.biomarkers import extract_biomarkers
 from .baselines.histology import extract_histology
-from .baselines.sites import extract_site
+from .baselines.sites import extract_organ, extract_site
 from .baselines.staging import extract_grade, extract_tnm, extract_tumor_size
 from .data.schema import NOT_MENTIONED
 
 #: fields whose passages are merged, not voted on (see the module docstring)
 MERGED = frozenset({"biomarker_status"})
+#: fields whose phrase is spelled given the note's diagnosis (see the module docstring)
+CONTEXT_FIELDS = frozenset({"histologic_type"})
+
+
+def diagnosis_contexts(diagnosis: str | None) -> list[str]:
+    """The contexts a phrase of a CONTEXT_FIELDS field is spelled in, most specific first: the diagnosis as
+    written (lower-cased), then the organ it names (``baselines.sites.extract_organ``); none without one."""
+    if not diagnosis or not str(diagnosis).strip():
+        return []
+    organ = extract_organ(str(diagnosis))
+    return [f"diagnosis: {str(diagnosis).strip().lower()}"] + ([f"organ: {organ}"] if organ else [])
+
+
+def note_diagnoses(examples: pd.DataFrame) -> dict[str, str]:
+    """patient_id -> the gold diagnosis of the note, from the diagnosis rows of `examples` (tuning or
+    note-level instances); empty when they have no patient_id column."""
+    if "patient_id" not in examples.columns or "task" not in examples.columns:
+        return {}
+    dx = examples[examples["task"] == "diagnosis_generation"]
+    return {pid: str(r) for pid, r in zip(dx["patient_id"], dx["response"]) if isinstance(r, str) and r}
 
 
 def read_phrase(field: str, phrase: str) -> str | None:
@@ -63,25 +90,41 @@ class AnswerNormaliser:
 
     def __init__(self):
         self.labels: dict[str, dict[str, str]] = {}
+        self.in_context: dict[str, dict[tuple[str, str], str]] = {}
 
     def fit(self, examples: pd.DataFrame) -> AnswerNormaliser:
         counts: dict[str, dict[str, Counter]] = {}
+        in_context: dict[str, dict[tuple[str, str], Counter]] = {}
         if "gold" not in examples.columns:
             return self
+        dx = note_diagnoses(examples)
         pos = examples[examples["gold"].notna() & (examples["task"] == "phenotype_extraction")]
-        for fld, phrase, gold in zip(pos["field"], pos["response"].astype(str), pos["gold"].astype(str)):
+        pids = pos["patient_id"] if "patient_id" in pos.columns else [None] * len(pos)
+        for fld, phrase, gold, pid in zip(pos["field"], pos["response"].astype(str), pos["gold"].astype(str), pids):
             if gold == NOT_MENTIONED or fld in MERGED:
                 continue
-            key = read_phrase(fld, phrase) or phrase
-            counts.setdefault(fld, {}).setdefault(key.lower(), Counter())[gold] += 1
-        # most common label; ties to the alphabetically first, so a refit gives the same map
-        self.labels = {f: {k: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for k, c in m.items()}
-                       for f, m in counts.items()}
+            key = (read_phrase(fld, phrase) or phrase).lower()
+            counts.setdefault(fld, {}).setdefault(key, Counter())[gold] += 1
+            if fld in CONTEXT_FIELDS:
+                for ctx in diagnosis_contexts(dx.get(pid)):
+                    in_context.setdefault(fld, {}).setdefault((key, ctx), Counter())[gold] += 1
+
+        def most_common(c: Counter) -> str:  # ties to the alphabetically first, so a refit gives the same map
+            return min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+
+        self.labels = {f: {k: most_common(c) for k, c in m.items()} for f, m in counts.items()}
+        self.in_context = {f: {k: most_common(c) for k, c in m.items()} for f, m in in_context.items()}
         return self
 
-    def __call__(self, field: str, phrase: str) -> str:
-        key = read_phrase(field, phrase) or phrase
-        return self.labels.get(field, {}).get(key.lower(), key)
+    def __call__(self, field: str, phrase: str, diagnosis: str | None = None) -> str:
+        """`phrase` in the label vocabulary; for a CONTEXT_FIELDS field, given the note's `diagnosis` when known
+        (the most specific context seen in fitting wins)."""
+        key = (read_phrase(field, phrase) or phrase).lower()
+        by_context = self.in_context.get(field, {})
+        for ctx in diagnosis_contexts(diagnosis) if by_context else ():
+            if (key, ctx) in by_context:
+                return by_context[key, ctx]
+        return self.labels.get(field, {}).get(key, read_phrase(field, phrase) or phrase)
 
     @staticmethod
     def merge(field: str, phrases: list[str]) -> str:
@@ -105,6 +148,7 @@ def spelling_table(examples: pd.DataFrame, normaliser: AnswerNormaliser) -> pd.D
                                      "back to label %"]).set_index("field")
     pos = examples[examples["gold"].notna() & (examples["task"] == "phenotype_extraction")
                    & (examples["gold"].astype(str) != NOT_MENTIONED)]
+    dx = note_diagnoses(examples)  # histology is spelled given the note's (gold) diagnosis, as in fitting
     rows = []
     for fld, grp in pos.groupby("field", sort=False):
         phrases, gold = grp["response"].astype(str).tolist(), grp["gold"].astype(str).tolist()
@@ -113,7 +157,8 @@ def spelling_table(examples: pd.DataFrame, normaliser: AnswerNormaliser) -> pd.D
             back = [normaliser.merge(fld, g["response"].astype(str).tolist()).lower() == g["gold"].iloc[0].lower()
                     for _, g in notes]
         else:
-            back = [normaliser(fld, p).lower() == g.lower() for p, g in zip(phrases, gold)]
+            pids = grp["patient_id"] if "patient_id" in grp.columns else [None] * len(grp)
+            back = [normaliser(fld, p, dx.get(pid)).lower() == g.lower() for p, g, pid in zip(phrases, gold, pids)]
         rows.append({"field": fld, "phrases": len(phrases), "distinct phrases": len(set(phrases)),
                      "distinct labels": len(set(gold)),
                      "rewritten %": round(100 * normaliser.changed_share(fld, phrases), 1),

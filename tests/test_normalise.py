@@ -67,3 +67,66 @@ def test_spelling_table_reports_the_normalisers_fidelity(fitted):
     assert tab.loc["tumor_size", "rewritten %"] > 50  # "26 mm" is written "2.6 cm"
     broken = AnswerNormaliser()  # unfitted: phrases whose label differs from the extractor's key stay unmapped
     assert spelling_table(ex, broken).loc["histologic_type", "back to label %"] < 100
+
+
+def _organ_examples():
+    """Tuning rows of five real-like notes: "adenocarcinoma" copied from lung (3) and colon (2) reports, whose
+    labels name the organ, and each note's diagnosis row."""
+    rows = []
+    for k, (dx, label) in enumerate([("Lung adenocarcinoma", "Lung Adenocarcinoma")] * 3
+                                    + [("Colon adenocarcinoma", "Colon Adenocarcinoma")] * 2):
+        rows += [{"patient_id": f"P{k}", "task": "phenotype_extraction", "field": "histologic_type",
+                  "response": "adenocarcinoma", "gold": label},
+                 {"patient_id": f"P{k}", "task": "diagnosis_generation", "field": "diagnosis", "response": dx,
+                  "gold": None}]
+    return pd.DataFrame(rows)
+
+
+def test_histology_is_spelled_given_the_notes_diagnosis():
+    """One copied keyword, several organ-specific labels: the label follows the diagnosis given (as written,
+    else its organ), and without one falls back to the keyword's most common label."""
+    from cancerllm.normalise import spelling_table
+
+    norm = AnswerNormaliser().fit(_organ_examples())
+    assert norm("histologic_type", "adenocarcinoma") == "Lung Adenocarcinoma"  # no diagnosis: the most common
+    assert norm("histologic_type", "adenocarcinoma", "Colon adenocarcinoma") == "Colon Adenocarcinoma"
+    assert norm("histologic_type", "adenocarcinoma", "Rectum adenocarcinoma") == "Colon Adenocarcinoma"  # organ
+    assert norm("histologic_type", "adenocarcinoma", "Thymoma") == "Lung Adenocarcinoma"  # unseen: keyword
+    assert norm("t_stage", "pT2", "Colon adenocarcinoma") == "T2"  # other fields ignore the diagnosis
+    assert spelling_table(_organ_examples(), norm).loc["histologic_type", "back to label %"] == 100.0
+
+
+def test_predict_spells_histology_given_the_same_models_diagnosis():
+    """``inference.predict`` hands the normaliser, for a note's histology phrases, that model's own answer to
+    the note's diagnosis question in the same call (never the gold), and nothing when the call lacks it."""
+    from cancerllm import inference, modeling
+    from cancerllm.config import make_config
+
+    cohort = generate_cohort(12, seed=3, n_general_notes=0)
+    tok = modeling.train_tokenizer(list(cohort.notes["text"]) + instructions.frame_texts(5), 400)
+    df = instructions.build_instructions(cohort, "train", tok, 320, 6, "short")
+    pids = sorted(df["patient_id"].unique())[:2]
+    rows = df[df["patient_id"].isin(pids) & df["field"].isin(["histologic_type", "diagnosis"])]
+    rows = rows[~((rows["patient_id"] == pids[1]) & (rows["field"] == "diagnosis"))].reset_index(drop=True)
+    cfg = make_config({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "num_key_value_heads": 1, "initializer_range": 0.2})
+    model = modeling.build_small_model(cfg, tok)  # random: answers every passage with something
+
+    class Recorder(AnswerNormaliser):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def __call__(self, field, phrase, diagnosis=None):
+            self.seen.append((field, diagnosis))
+            return super().__call__(field, phrase, diagnosis)
+
+    norm = Recorder()
+    raw, _ = inference.predict(model, tok, rows, 6, 16, normaliser=norm)
+    said = {pid: r for pid, r, t in zip(rows["patient_id"], raw, rows["task"]) if t == "diagnosis_generation"}
+    assert set(said) == {pids[0]}
+    first = [d for f, d in norm.seen if f == "histologic_type"]
+    assert first and set(first) <= {", ".join(inference.parse_answer(said[pids[0]])), None}
+    assert None in first and ", ".join(inference.parse_answer(said[pids[0]])) in first  # P1 has no diagnosis row
+    gold = rows.loc[rows["field"] == "diagnosis", "response"].iloc[0]
+    assert gold not in first  # the model's answer, never the gold

@@ -72,10 +72,12 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     the passage's vote in ``assemble``), and a passage whose first token is the not-relevant reply's is
     taken as not relevant without generating (greedy decoding would continue it, so only the rare
     passage that starts "not relevant" and then says something else could differ); the rest are generated in
-    batches sorted by length, stopping at EOS, the rows that ended dropped between stages (``generation.STAGES``). `normaliser` (``normalise.AnswerNormaliser``, fitted by
-    ``pipeline.answer_normaliser``) writes each passage's copied phrase in the label vocabulary before the vote;
-    None keeps phrases as written. `copy` decodes every passage answer copy-constrained (``CopyConstraint``:
-    a phrase of its passage or "not relevant"; diagnosis is generated freely). `return_details` adds a dict
+    batches sorted by length, stopping at EOS, the rows that ended dropped between stages (``generation.STAGES``).
+    `normaliser` (``normalise.AnswerNormaliser``, fitted by ``pipeline.answer_normaliser``) writes each
+    passage's copied phrase in the label vocabulary before the vote (a histology phrase given this model's own
+    answer to the note's diagnosis question, when `examples` hold it); None keeps phrases as written. `copy`
+    decodes every passage answer copy-constrained (``CopyConstraint``: a phrase of its passage or "not
+    relevant"; diagnosis is generated freely). `return_details` adds a dict
     with passages read / generated, per phenotype row the conflicts and the phrases the passages answered, and
     ``confidence``: per row, in order, the answer's probability — ``sequence`` (product of its tokens'
     probabilities) and ``normalised`` (their geometric mean, per token); phenotype rows combine their
@@ -107,6 +109,9 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     text = dict(zip(todo, generate(model, tokenizer, todo, max_new_tokens, batch_size, desc=desc,
                                    sources=[source.get(p) for p in todo], logprobs=lp)))
     logp = dict(zip(todo, lp))
+    # each note's diagnosis as this model answered it (histology is spelled given it: normalise.CONTEXT_FIELDS)
+    diagnosis = {r.get("patient_id"): ", ".join(parse_answer(text[ps[0]]))
+                 for r, ph, ps in zip(rows, is_ph, per_row) if not ph and r.get("patient_id") is not None}
     raw, parsed, details, conf = [], [], [], {"sequence": [], "normalised": []}
     for row, ph, ps in zip(rows, is_ph, per_row):
         if not ph:
@@ -118,7 +123,8 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
         answers = [parse_answer(text[p]) if p in text else [NOT_RELEVANT] for p in ps]
         phrases = [", ".join(a) for a in answers if a and ", ".join(a).lower() != NOT_RELEVANT]
         merged = normaliser is not None and row["field"] in MERGED
-        norm = None if normaliser is None else (lambda phrase, f=row["field"]: normaliser(f, phrase))
+        dx = diagnosis.get(row.get("patient_id"))
+        norm = None if normaliser is None else (lambda phrase, f=row["field"], dx=dx: normaliser(f, phrase, dx))
         if merged:  # values spread over sentences: merged
             ans, n_values = split_answers(normaliser.merge(row["field"], phrases)) or [NOT_MENTIONED], 1
         else:
