@@ -20,7 +20,9 @@ vocabulary before ``inference.assemble`` votes across sentences:
    a fifth of its reports), so the map is learned per (keyword, diagnosis) and per (keyword, organ of the
    diagnosis), backing off to the keyword alone. At fitting the diagnosis is the note's gold; when a model
    answers it is *that model's own* diagnosis of the note (``inference.predict``, when the call holds the
-   note's diagnosis question), never the gold.
+   note's diagnosis question), never the gold;
+5. for TNM and grade (``READ_FIELDS``), whose every value the reader reads, a phrase it reads nothing in states
+   no value (``states_value``): the passage counts as not relevant in the vote.
 
 The normaliser never sees the note, the question's gold or the passage the phrase came from, so which value
 is answered is the model's reading; the normaliser only decides how that value is spelled. T is never
@@ -45,6 +47,8 @@ from .data.schema import NOT_MENTIONED
 MERGED = frozenset({"biomarker_status"})
 #: fields whose phrase is spelled given the note's diagnosis (see the module docstring)
 CONTEXT_FIELDS = frozenset({"histologic_type"})
+#: fields whose every value a reader reads (TNM components, grade): a phrase it cannot read states no value
+READ_FIELDS = frozenset({"t_stage", "n_stage", "m_stage", "grade"})
 
 
 def diagnosis_contexts(diagnosis: str | None) -> list[str]:
@@ -131,6 +135,13 @@ class AnswerNormaliser:
         """The note-level value of a MERGED field from all its passages' phrases: what the extractor reads in
         them together ("ER positive, PR positive, HER2 negative"), else the distinct phrases joined."""
         return read_phrase(field, "; ".join(phrases)) or ", ".join(dict.fromkeys(phrases))
+
+    @staticmethod
+    def states_value(field: str, phrase: str) -> bool:
+        """Whether `phrase` can be a value of `field`: always, except for a READ_FIELDS field whose reader reads
+        nothing in it (a copied header such as "FUHRMAN NUCLEAR GRADE IS" or "Histologic grade", whose value sits
+        in the next passage). ``inference.predict`` counts such a passage as not relevant in the vote (ours)."""
+        return field not in READ_FIELDS or read_phrase(field, phrase) is not None
 
     def changed_share(self, field: str, phrases: list[str]) -> float:
         """Share of `phrases` the normaliser rewrites (shown in the book: how much of an answer is spelling)."""

@@ -130,3 +130,32 @@ def test_predict_spells_histology_given_the_same_models_diagnosis():
     assert None in first and ", ".join(inference.parse_answer(said[pids[0]])) in first  # P1 has no diagnosis row
     gold = rows.loc[rows["field"] == "diagnosis", "response"].iloc[0]
     assert gold not in first  # the model's answer, never the gold
+
+
+@pytest.mark.parametrize("field, phrase, ok", [
+    ("grade", "FUHRMAN NUCLEAR GRADE IS", False), ("grade", "Histologic grade", False), ("grade", "G2", True),
+    ("grade", "moderately differentiated", True), ("t_stage", "Esophagus", False), ("t_stage", "pT2a", True),
+    ("n_stage", "pN1", True), ("m_stage", "margins", False), ("histologic_type", "anything at all", True),
+    ("tumor_size", "anything at all", True)])
+def test_a_tnm_or_grade_phrase_no_reader_reads_states_no_value(field, phrase, ok):
+    assert AnswerNormaliser.states_value(field, phrase) is ok
+
+
+def test_predict_keeps_unreadable_stage_phrases_out_of_the_vote():
+    """A random model copies arbitrary phrases; with a normaliser, a T-stage phrase no reader reads counts as
+    not relevant, so the note's answer is a readable stage or "not mentioned" — never a copied header."""
+    from cancerllm import inference, modeling
+    from cancerllm.config import make_config
+    from cancerllm.normalise import read_phrase
+
+    cohort = generate_cohort(12, seed=3, n_general_notes=0)
+    tok = modeling.train_tokenizer(list(cohort.notes["text"]) + instructions.frame_texts(5), 400)
+    df = instructions.build_instructions(cohort, "train", tok, 320, 6, "short")
+    rows = df[df["field"] == "t_stage"].head(4).reset_index(drop=True)
+    cfg = make_config({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "num_key_value_heads": 1, "initializer_range": 0.2})
+    model = modeling.build_small_model(cfg, tok)
+    _, free = inference.predict(model, tok, rows, 6, 16, copy=True)
+    _, read = inference.predict(model, tok, rows, 6, 16, copy=True, normaliser=AnswerNormaliser())
+    assert any(read_phrase("t_stage", ", ".join(a)) is None for a in free)  # the vote picked unreadable phrases
+    assert all(a == ["not mentioned"] or read_phrase("t_stage", ", ".join(a)) for a in read)

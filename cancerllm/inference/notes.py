@@ -75,7 +75,8 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
     batches sorted by length, stopping at EOS, the rows that ended dropped between stages (``generation.STAGES``).
     `normaliser` (``normalise.AnswerNormaliser``, fitted by ``pipeline.answer_normaliser``) writes each
     passage's copied phrase in the label vocabulary before the vote (a histology phrase given this model's own
-    answer to the note's diagnosis question, when `examples` hold it); None keeps phrases as written. `copy`
+    answer to the note's diagnosis question, when `examples` hold it; a TNM or grade phrase it reads nothing in
+    counts as not relevant: ``AnswerNormaliser.states_value``); None keeps phrases as written. `copy`
     decodes every passage answer copy-constrained (``CopyConstraint``: a phrase of its passage or "not
     relevant"; diagnosis is generated freely). `return_details` adds a dict
     with passages read / generated, per phenotype row the conflicts and the phrases the passages answered, and
@@ -121,6 +122,9 @@ def predict(model, tokenizer, examples, max_new_tokens: int, batch_size: int, de
             conf["normalised"].append(float(np.exp(total / max(n, 1))))
             continue
         answers = [parse_answer(text[p]) if p in text else [NOT_RELEVANT] for p in ps]
+        if normaliser is not None:  # a TNM/grade phrase no reader reads (a copied header) states no value
+            answers = [a if not a or normaliser.states_value(row["field"], ", ".join(a)) else [NOT_RELEVANT]
+                       for a in answers]
         phrases = [", ".join(a) for a in answers if a and ", ".join(a).lower() != NOT_RELEVANT]
         merged = normaliser is not None and row["field"] in MERGED
         dx = diagnosis.get(row.get("patient_id"))
