@@ -54,10 +54,11 @@ READ_FIELDS = frozenset({"t_stage", "n_stage", "m_stage", "grade"})
 def diagnosis_contexts(diagnosis: str | None) -> list[str]:
     """The contexts a phrase of a CONTEXT_FIELDS field is spelled in, most specific first: the diagnosis as
     written (lower-cased), then the organ it names (``baselines.sites.extract_organ``); none without one."""
-    if not diagnosis or not str(diagnosis).strip():
+    text = str(diagnosis).strip() if diagnosis else ""
+    if not text:
         return []
-    organ = extract_organ(str(diagnosis))
-    return [f"diagnosis: {str(diagnosis).strip().lower()}"] + ([f"organ: {organ}"] if organ else [])
+    organ = extract_organ(text)
+    return [f"diagnosis: {text.lower()}"] + ([f"organ: {organ}"] if organ else [])
 
 
 def note_diagnoses(examples: pd.DataFrame) -> dict[str, str]:
@@ -123,12 +124,13 @@ class AnswerNormaliser:
     def __call__(self, field: str, phrase: str, diagnosis: str | None = None) -> str:
         """`phrase` in the label vocabulary; for a CONTEXT_FIELDS field, given the note's `diagnosis` when known
         (the most specific context seen in fitting wins)."""
-        key = (read_phrase(field, phrase) or phrase).lower()
+        read = read_phrase(field, phrase) or phrase
+        key = read.lower()
         by_context = self.in_context.get(field, {})
         for ctx in diagnosis_contexts(diagnosis) if by_context else ():
             if (key, ctx) in by_context:
                 return by_context[key, ctx]
-        return self.labels.get(field, {}).get(key, read_phrase(field, phrase) or phrase)
+        return self.labels.get(field, {}).get(key, read)
 
     @staticmethod
     def merge(field: str, phrases: list[str]) -> str:
