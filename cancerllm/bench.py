@@ -39,7 +39,7 @@ import yaml
 from . import efficiency, inference, modeling, training
 from .config import REPO_ROOT, make_config
 from .efficiency.extraction import compare_with_reference
-from .instructions import frame_texts
+from .instructions import FRAME_TOKENS, frame_texts
 
 #: model and workload sizes; "tiny" is for the unit test (seconds), "quick" must finish in < 5 min on 2 cores
 _MFU_SHAPE = dict(hidden_size=512, intermediate_size=1536, num_attention_heads=8, num_key_value_heads=4)
@@ -233,7 +233,8 @@ def run_bench(quick: bool = True, tiny: bool = False, run: str | None = None) ->
         prec = {name: efficiency.train_run(cfg, tokenizer, texts, root / name, s["prec_steps"], s["prec_block"],
                                            s["prec_batch"], bf16=name == "bf16") for name in ("fp32", "bf16")}
         # the demo's tokenizer size (and its prompt frame) for the demo-shape reading model and the bare loop
-        demo_tok = modeling.train_tokenizer(texts + frame_texts(), min(cfg.vocab_size, s["vocab"]))
+        demo_tok = modeling.train_tokenizer(texts + frame_texts(), min(cfg.vocab_size, s["vocab"]),
+                                           phrases=FRAME_TOKENS)
         bare = bench_train_vs_bare(cfg, demo_tok, texts, root / "bare", s["bare_steps"], s["bare_block"],
                                    s["bare_batch"])
         model, ext_tok, rows = extraction_world(cfg, demo_tok, cohort, s, root, run)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, MistralConfig, MistralForCausalLM
 from transformers import PreTrainedTokenizerFast
 
@@ -18,9 +18,12 @@ SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
 
 
 
-def train_tokenizer(texts, vocab_size: int, split_digits: bool = True) -> PreTrainedTokenizerFast:
+def train_tokenizer(texts, vocab_size: int, split_digits: bool = True,
+                    phrases: tuple[str, ...] = ()) -> PreTrainedTokenizerFast:
     """Byte-level BPE trained on the given texts (deterministic for the same texts and vocab size). Numbers are
-    split into single digits first (`split_digits`), as Mistral's and LLaMA's tokenizers do."""
+    split into single digits first (`split_digits`), as Mistral's and LLaMA's tokenizers do. Each of `phrases`
+    (the prompt frame's fixed pieces, ``instructions.FRAME_TOKENS``) becomes one added token on top of the
+    `vocab_size` learned ones, matched in the raw text before pre-tokenization (the longest at each place)."""
     tok = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
@@ -29,6 +32,7 @@ def train_tokenizer(texts, vocab_size: int, split_digits: bool = True) -> PreTra
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS.values()),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(list(texts), trainer=trainer)
+    tok.add_tokens([AddedToken(p, normalized=False) for p in phrases])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIAL_TOKENS)
     fast.model_max_length = 1_000_000
     return fast

@@ -8,7 +8,10 @@ import torch
 from cancerllm import inference, instructions, modeling, pipeline, training
 from cancerllm.config import make_config
 from cancerllm.data.synthetic import generate_cohort
+from cancerllm.data.schema import QUESTIONS
 from cancerllm.errors import ModelError
+from cancerllm.instructions import (DIAGNOSIS_INSTRUCTION, FRAME_TOKENS, PHENOTYPE_INSTRUCTION, join_input,
+                                    render)
 
 TINY = {"n_patients": 24, "n_general_notes": 12, "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
         "num_attention_heads": 2, "num_key_value_heads": 1, "num_hidden_layers": 1, "cpt_block_size": 64,
@@ -27,12 +30,32 @@ def world(tmp_path_factory):
 
 def test_tokenizer_is_deterministic_and_has_specials(world):
     cfg, _, corpora, _, tok = world
-    again = modeling.train_tokenizer(pipeline.tokenizer_texts(corpora), cfg.vocab_size)
+    again = pipeline.run_tokenizer(corpora, cfg.vocab_size)
     text = "pT2N1aM0 invasive ductal carcinoma, ER positive"
     assert tok(text)["input_ids"] == again(text)["input_ids"]
-    assert len(tok) == cfg.vocab_size
+    assert len(tok) == cfg.vocab_size + len(FRAME_TOKENS)
     assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
     assert {tok.bos_token, tok.eos_token, tok.pad_token} == {"<s>", "</s>", "<pad>"}
+
+
+def test_the_prompt_frame_costs_one_token_a_piece_and_decodes_to_itself(world):
+    """The frame's fixed pieces are single tokens (FRAME_TOKENS), in both templates; a passage's first word and
+    a completion are tokenised as they would be without them, and decoding gives the prompt back."""
+    cfg, _, corpora, _, tok = world
+    plain = modeling.train_tokenizer(pipeline.tokenizer_texts(corpora), cfg.vocab_size)
+    body = "Tumor size: 2.6 cm, grade 2."
+    for style in ("short", "alpaca"):
+        prompt = render(PHENOTYPE_INSTRUCTION, join_input(body, QUESTIONS["t_stage"]), style)
+        ids = tok(prompt, add_special_tokens=False)["input_ids"]
+        pieces = tok.convert_ids_to_tokens(ids)
+        assert pieces[-2:] == [" in the given context?", "\n\n### Response:\n"]
+        assert tok.decode(ids) == prompt and tok.decode(tok(prompt + "not relevant")["input_ids"],
+                                                        skip_special_tokens=True) == prompt + "not relevant"
+        assert len(ids) <= len(plain(prompt, add_special_tokens=False)["input_ids"]) - 10
+        inside = plain(" " + body, add_special_tokens=False)["input_ids"]  # the passage as inside a note
+        assert any(ids[i:i + len(inside)] == inside for i in range(len(ids)))
+    short = tok(render(DIAGNOSIS_INSTRUCTION, body, "short"), add_special_tokens=False)["input_ids"]
+    assert tok.convert_ids_to_tokens(short)[0] == "### Input:\n"
 
 
 def test_small_model_shape_and_init(world):

@@ -27,11 +27,11 @@ from .evidence import evidence_passages, evidence_phrase
 from .notes import build_instructions, cap_examples, section_views
 from .segments import DIAGNOSIS_SECTIONS, diagnosis_text, passage_texts, passages
 from .sentences import answerability, sentence_examples, unanswerable_ids
-from .templates import (DIAGNOSIS_INSTRUCTION, INPUT_PREFIX, NOT_RELEVANT, PHENOTYPE_INSTRUCTION, RESPONSE_MARKER,
-                        SHORT_TEMPLATE, TASKS, TEMPLATE, TEMPLATES, frame_texts, join_input, render, split_input)
+from .templates import (DIAGNOSIS_INSTRUCTION, FRAME_TOKENS, INPUT_PREFIX, NOT_RELEVANT, PHENOTYPE_INSTRUCTION,
+                        RESPONSE_MARKER, SHORT_TEMPLATE, TASKS, TEMPLATE, TEMPLATES, frame_texts, join_input, render, split_input)
 
 __all__ = [
-    "DIAGNOSIS_INSTRUCTION", "DIAGNOSIS_SECTIONS", "INPUT_PREFIX", "NOT_MENTIONED", "NOT_RELEVANT",
+    "DIAGNOSIS_INSTRUCTION", "DIAGNOSIS_SECTIONS", "FRAME_TOKENS", "INPUT_PREFIX", "NOT_MENTIONED", "NOT_RELEVANT",
     "PHENOTYPE_INSTRUCTION", "QUESTIONS", "RESPONSE_MARKER", "SHORT_TEMPLATE", "TASKS", "TEMPLATE", "TEMPLATES",
     "Cohort", "answerability", "build_instructions", "cap_examples", "diagnosis_text", "evidence_passages",
     "evidence_phrase", "frame_texts", "join_input", "passage_texts", "passages", "render", "section_views",

@@ -21,7 +21,7 @@ Used in notebooks/10_continued_pretraining.ipynb, 20_instruction_tuning.ipynb an
 """
 
 from .models import (arm_config, init_fingerprint, load_arm, load_base, load_init, load_tuned, prepare_base,
-                     tokenizer_texts)
+                     run_tokenizer, tokenizer_texts)
 from .rundir import (CPT_STAGE, SETS, SFT_STAGE, answer_normaliser, base_dir, base_path, cpt_dir, load_sets, reading, save_sets,
                      sft_dir)
 from .stages import (SFT_DEV_MAX, continued_pretraining, instruction_sets, instruction_tuning, memorisation_check,
@@ -33,4 +33,4 @@ __all__ = ["CPT_STAGE", "SETS", "SFT_DEV_MAX", "SFT_STAGE", "answer_normaliser",
            "continued_pretraining", "corpus_table", "cpt_dir", "example_or_notice", "init_fingerprint",
            "instruction_sets", "instruction_table", "instruction_tuning", "load_arm", "load_base", "load_init",
            "load_sets", "load_tuned", "memorisation_check", "perplexity_table", "prepare_base", "reading",
-           "save_sets", "sft_dir", "sft_examples", "tokenizer_examples", "tokenizer_texts", "training_table"]
+           "run_tokenizer", "save_sets", "sft_dir", "sft_examples", "tokenizer_examples", "tokenizer_texts", "training_table"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from .. import modeling
-from ..instructions import frame_texts
+from ..instructions import FRAME_TOKENS, frame_texts
 from ..errors import ModelError
 from ..provenance import file_sha256
 from ..safe_weights import check_adapter_dir
@@ -26,6 +26,12 @@ def tokenizer_texts(corpora: dict) -> list[str]:
     return corpora["cancer"]["train"] + corpora["general"]["train"] + frame_texts()
 
 
+def run_tokenizer(corpora: dict, vocab_size: int):
+    """The run's BPE tokenizer: trained on ``tokenizer_texts``, the prompt frame's fixed pieces one token each
+    (``instructions.FRAME_TOKENS``). The pipeline and the distributed probe both build theirs here."""
+    return modeling.train_tokenizer(tokenizer_texts(corpora), vocab_size, phrases=FRAME_TOKENS)
+
+
 def prepare_base(cfg, corpora: dict):
     """The base model and the one tokenizer every ablation model shares. For `base_model: small`, train a
     BPE tokenizer on the training text of both CPT corpora and build a seeded small Mistral; save both."""
@@ -35,7 +41,7 @@ def prepare_base(cfg, corpora: dict):
         out.mkdir(parents=True, exist_ok=True)
         (out / "pointer.json").write_text(json.dumps({"base_model": str(cfg.base_model)}), encoding="utf-8")
         return model, tokenizer
-    tokenizer = modeling.train_tokenizer(tokenizer_texts(corpora), cfg.vocab_size)
+    tokenizer = run_tokenizer(corpora, cfg.vocab_size)
     model = modeling.build_small_model(cfg, tokenizer)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
